@@ -1,0 +1,132 @@
+"""Configuration dataclasses: the BERT architecture and where its files live.
+
+`BertConfig` round-trips the original `bert_config.json` (google-research/bert
+`modeling.py`). `BertFiles` resolves the three files of a BlueBERT download
+from the original flag names (`--bert_config_file`, `--init_checkpoint`,
+`--vocab_file`) or from one folder (`--bert_dir`).
+"""
+
+import dataclasses
+import json
+import os
+from typing import Optional
+
+from bluebert_mtl.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class BertConfig:
+  """Hyperparameters of a BERT encoder, as in `bert_config.json`.
+
+  Attributes:
+    vocab_size: number of WordPiece ids (30522 for BlueBERT).
+    hidden_size: H, width of every layer.
+    num_hidden_layers: L, number of Transformer blocks.
+    num_attention_heads: N, attention heads per block (H % N == 0).
+    intermediate_size: I, width of the feed-forward inner layer.
+    hidden_act: feed-forward activation; "gelu" is BERT's exact erf GELU.
+    hidden_dropout_prob: dropout on embeddings and block outputs.
+    attention_probs_dropout_prob: dropout on attention probabilities.
+    max_position_embeddings: P, longest sequence the position table holds.
+    type_vocab_size: number of segment (token type) ids.
+    initializer_range: stddev of the truncated-normal initializer.
+  """
+  vocab_size: int
+  hidden_size: int = 768
+  num_hidden_layers: int = 12
+  num_attention_heads: int = 12
+  intermediate_size: int = 3072
+  hidden_act: str = "gelu"
+  hidden_dropout_prob: float = 0.1
+  attention_probs_dropout_prob: float = 0.1
+  max_position_embeddings: int = 512
+  type_vocab_size: int = 2
+  initializer_range: float = 0.02
+
+  def __post_init__(self):
+    if self.hidden_size % self.num_attention_heads:
+      raise ConfigError(
+          f"hidden_size {self.hidden_size} is not a multiple of "
+          f"num_attention_heads {self.num_attention_heads}")
+
+  @classmethod
+  def from_dict(cls, values: dict, source: str = "<dict>") -> "BertConfig":
+    """Builds a config from a dict, ignoring keys BERT does not use."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    if "vocab_size" not in values:
+      raise ConfigError(f"{source}: missing required key 'vocab_size'")
+    kwargs = {k: v for k, v in values.items() if k in names}
+    return cls(**kwargs)
+
+  @classmethod
+  def from_json_file(cls, path: str) -> "BertConfig":
+    try:
+      with open(path, encoding="utf-8") as f:
+        values = json.load(f)
+    except FileNotFoundError as e:
+      raise ConfigError(f"BERT config file not found: {path}") from e
+    except json.JSONDecodeError as e:
+      raise ConfigError(f"{path}: not valid JSON ({e})") from e
+    return cls.from_dict(values, source=path)
+
+  def to_dict(self) -> dict:
+    return dataclasses.asdict(self)
+
+  def to_json_string(self) -> str:
+    return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+
+@dataclasses.dataclass(frozen=True)
+class BertFiles:
+  """The three files of a BERT download.
+
+  Attributes:
+    config_file: path of `bert_config.json`.
+    checkpoint: checkpoint prefix, e.g. `DIR/bert_model.ckpt` (the files are
+      `<prefix>.index` and `<prefix>.data-*`); None for random initialisation.
+    vocab_file: path of `vocab.txt`.
+  """
+  config_file: str
+  checkpoint: Optional[str]
+  vocab_file: str
+
+  @classmethod
+  def resolve(cls, bert_dir: Optional[str] = None,
+              bert_config_file: Optional[str] = None,
+              init_checkpoint: Optional[str] = None,
+              vocab_file: Optional[str] = None) -> "BertFiles":
+    """Resolves the files from `--bert_dir` and/or the original flag names.
+
+    An explicit file flag wins over the file found in `bert_dir`. A checkpoint
+    given as a folder resolves to the prefix named in its `checkpoint` file
+    or to `bert_model.ckpt` inside it.
+    """
+    if bert_dir:
+      if not os.path.isdir(bert_dir):
+        raise ConfigError(f"--bert_dir is not a folder: {bert_dir}")
+      bert_config_file = bert_config_file or os.path.join(
+          bert_dir, "bert_config.json")
+      vocab_file = vocab_file or os.path.join(bert_dir, "vocab.txt")
+      init_checkpoint = init_checkpoint or bert_dir
+    if not bert_config_file:
+      raise ConfigError("give --bert_config_file or --bert_dir")
+    if not vocab_file:
+      raise ConfigError("give --vocab_file or --bert_dir")
+    for path in (bert_config_file, vocab_file):
+      if not os.path.isfile(path):
+        raise ConfigError(f"file not found: {path}")
+    if init_checkpoint and os.path.isdir(init_checkpoint):
+      init_checkpoint = _checkpoint_prefix_in(init_checkpoint)
+    return cls(bert_config_file, init_checkpoint, vocab_file)
+
+
+def _checkpoint_prefix_in(folder: str) -> str:
+  """The checkpoint prefix inside `folder` (TF1 `checkpoint` file or default)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  latest = tf.train.latest_checkpoint(folder)
+  if latest:
+    return latest
+  default = os.path.join(folder, "bert_model.ckpt")
+  if os.path.exists(default + ".index"):
+    return default
+  raise ConfigError(f"no checkpoint (*.index) found in {folder}")
