@@ -84,3 +84,169 @@ def pack_pair(ids_a: Sequence[int], ids_b: Optional[Sequence[int]],
   word_ids = [cls_id] + ids_a + [sep_id] + ids_b + [sep_id]
   type_ids = [0] * (len(ids_a) + 2) + [1] * (len(ids_b) + 1)
   return word_ids, type_ids
+
+
+def split_long_sentence(example, max_words: int = 30) -> list:
+  """Splits a tagged sentence of more than `max_words` words as the original.
+
+  MT-BlueBERT (`blue_prepro_std.py`) and TF1 BlueBERT (BC5CDR) cut long NER
+  sentences (reference.md 3.7): take the tags of the first `max_words` words,
+  drop tags from the end up to and including the last `O`, and cut just after
+  that `O` (after 1 word where there is none). Repeat on the rest. Unlabelled
+  sentences are cut every `max_words` words.
+
+  Args:
+    example: a `TaggedExample`.
+    max_words: longest piece, in words.
+
+  Returns:
+    list of `TaggedExample` pieces covering the sentence in order; a sentence
+    that fits is returned alone and unchanged.
+  """
+  pieces = []
+  start = 0
+  n = len(example.words)
+  while n - start > max_words:
+    if example.tags is None:
+      cut = max_words
+    else:
+      head = list(example.tags[start:start + max_words])
+      while head and head.pop() != "O":
+        pass
+      cut = len(head) + 1
+    pieces.append(_piece(example, start, start + cut))
+    start += cut
+  if start == 0:
+    return [example]
+  pieces.append(_piece(example, start, n))
+  return pieces
+
+
+def _piece(example, start: int, end: int):
+  """The words [start, end) of a tagged example as a new example."""
+  return dataclasses.replace(
+      example,
+      guid=f"{example.guid}.{start}",
+      words=example.words[start:end],
+      tags=None if example.tags is None else example.tags[start:end],
+      word_start=example.word_start + start)
+
+
+def merge_piece_predictions(examples, pieces, piece_tags) -> dict:
+  """Re-joins per-piece word tags into whole-sentence tags.
+
+  Args:
+    examples: the unsplit `TaggedExample`s of a file.
+    pieces: the `TaggedExample` pieces `split_long_sentence` made of them.
+    piece_tags: dict piece guid -> tuple of predicted tags, one per word.
+
+  Returns:
+    dict sentence guid -> tuple of tags, one per word of the whole sentence.
+  """
+  sentence_tags = {ex.sentence_index: [None] * len(ex.words) for ex in examples}
+  for piece in pieces:
+    tags = piece_tags[piece.guid]
+    if len(tags) != len(piece.words):
+      raise ValueError(f"piece {piece.guid}: {len(tags)} tags for "
+                       f"{len(piece.words)} words")
+    start = piece.word_start
+    sentence_tags[piece.sentence_index][start:start + len(tags)] = tags
+  merged = {}
+  for ex in examples:
+    tags = sentence_tags[ex.sentence_index]
+    if None in tags:
+      raise ValueError(f"sentence {ex.guid}: some words have no prediction")
+    merged[ex.guid] = tuple(tags)
+  return merged
+
+
+def tokenize_texts(tokenizer, texts: Sequence[str],
+                   chunk_size: int = 4096) -> List[List[int]]:
+  """WordPiece ids of each text, through the in-graph tokenizer in chunks.
+
+  Args:
+    tokenizer: a `tokenization.FullTokenizer`.
+    texts: the strings.
+    chunk_size: texts per tokenizer call.
+
+  Returns:
+    one list of int ids per text.
+  """
+  ids = []
+  for start in range(0, len(texts), chunk_size):
+    chunk = list(texts[start:start + chunk_size])
+    ids.extend(tokenizer.tokenize(chunk).to_list())
+  return ids
+
+
+def featurize_sentences(examples, tokenizer, max_seq_length: int,
+                        encode_label, second_text_first: bool = False):
+  """Sentence and sentence-pair examples -> `Features`.
+
+  Args:
+    examples: `Example`s of one task.
+    tokenizer: a `tokenization.FullTokenizer`.
+    max_seq_length: longest packed length.
+    encode_label: function label -> encoded label (module docstring); called
+      only on labelled examples.
+    second_text_first: pack `[CLS] b [SEP] a [SEP]`, as MT-BlueBERT's code
+      does for pairs (hypothesis first, reference.md 3.3).
+
+  Returns:
+    list of `Features`, in the order of `examples`.
+  """
+  ids_a = tokenize_texts(tokenizer, [ex.text_a for ex in examples])
+  pairs = [ex for ex in examples if ex.text_b is not None]
+  ids_b = iter(tokenize_texts(tokenizer, [ex.text_b for ex in pairs]))
+  features = []
+  for ex, a in zip(examples, ids_a):
+    b = next(ids_b) if ex.text_b is not None else None
+    if b is not None and second_text_first:
+      a, b = b, a
+    word_ids, type_ids = pack_pair(a, b, max_seq_length, tokenizer.cls_id,
+                                   tokenizer.sep_id)
+    label = None if ex.label is None else encode_label(ex.label)
+    features.append(Features(ex.guid, tuple(word_ids), tuple(type_ids), label))
+  return features
+
+
+def featurize_tagged(examples, tokenizer, max_seq_length: int,
+                     tag_ids: dict):
+  """Tagged (NER) examples -> `Features` with one label per WordPiece.
+
+  Each word is tokenized on its own; its first sub-token carries the word's
+  tag id, later sub-tokens and [CLS]/[SEP] carry IGNORE_ID. Sub-tokens past
+  `max_seq_length - 2` are cut; a word whose first sub-token is cut, or that
+  has no sub-token at all, gets word position -1 (callers predict "O" for it
+  and count it).
+
+  Args:
+    examples: `TaggedExample`s (already split to short pieces).
+    tokenizer: a `tokenization.FullTokenizer`.
+    max_seq_length: longest packed length.
+    tag_ids: dict tag string -> id.
+
+  Returns:
+    list of `Features`, in the order of `examples`.
+  """
+  words = [w for ex in examples for w in ex.words]
+  word_pieces = iter(tokenize_texts(tokenizer, words))
+  end = max_seq_length - 1  # position of the final [SEP] at the longest
+  features = []
+  for ex in examples:
+    word_ids, label_ids, positions = [tokenizer.cls_id], [IGNORE_ID], []
+    for i in range(len(ex.words)):
+      pieces = next(word_pieces)[:end - len(word_ids)]
+      if not pieces:
+        positions.append(-1)
+        continue
+      positions.append(len(word_ids))
+      word_ids.extend(pieces)
+      tag = IGNORE_ID if ex.tags is None else tag_ids[ex.tags[i]]
+      label_ids.extend([tag] + [IGNORE_ID] * (len(pieces) - 1))
+    word_ids.append(tokenizer.sep_id)
+    label_ids.append(IGNORE_ID)
+    label = None if ex.tags is None else tuple(label_ids)
+    features.append(Features(ex.guid, tuple(word_ids), (0,) * len(word_ids),
+                             label, tuple(positions)))
+  return features
