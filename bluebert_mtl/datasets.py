@@ -1,0 +1,195 @@
+"""Features -> `tf.data` batches, bucketed by length, and the feature cache.
+
+Batch plans are numpy index arrays made by pure, seeded functions; a
+`tf.data.Dataset` then pads each planned batch to its longest row (rounded up
+to a multiple of `LENGTH_MULTIPLE`, so that compiled steps see few shapes) and
+to exactly `batch_size` rows (padding rows have weight 0, so replicas always
+get equal slices and padding never reaches a loss or a metric).
+
+Every batch is a dict:
+  input_word_ids   int32 [B, T]
+  input_mask       int32 [B, T]   1 on real tokens
+  input_type_ids   int32 [B, T]
+  example_weight   float32 [B]    1 on real rows, 0 on padding rows
+  example_index    int32 [B]      index into the feature list, -1 on padding
+  label            (labelled data only) by task kind:
+                     classification int32 [B]; regression float32 [B];
+                     multilabel float32 [B, C]; tagging int32 [B, T]
+                     (features.IGNORE_ID on positions out of the loss)
+"""
+
+import hashlib
+import os
+import pickle
+from typing import Callable, List, Sequence
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from bluebert_mtl import features as features_lib
+
+LENGTH_MULTIPLE = 8
+SORT_WINDOW_BATCHES = 50  # training batches are length-sorted within windows
+
+
+def training_batches(lengths: Sequence[int], batch_size: int,
+                     rng: np.random.Generator) -> List[np.ndarray]:
+  """One epoch's training batches: shuffled, length-bucketed, shuffled again.
+
+  The examples are shuffled, sorted by length within windows of
+  `SORT_WINDOW_BATCHES` batches, cut into batches of `batch_size` and the
+  batch order is shuffled. Every example is in exactly one batch; only the
+  last batch of the epoch may be short.
+
+  Args:
+    lengths: sequence length of each example.
+    batch_size: rows per batch.
+    rng: the epoch's random generator.
+
+  Returns:
+    list of int64 arrays of example indices.
+  """
+  lengths = np.asarray(lengths)
+  order = rng.permutation(len(lengths))
+  window = batch_size * SORT_WINDOW_BATCHES
+  batches = []
+  for start in range(0, len(order), window):
+    chunk = order[start:start + window]
+    chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+    batches.extend(chunk[i:i + batch_size]
+                   for i in range(0, len(chunk), batch_size))
+  return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def num_training_batches(num_examples: int, batch_size: int) -> int:
+  """How many batches `training_batches` makes of `num_examples`."""
+  window = batch_size * SORT_WINDOW_BATCHES
+  full, rest = divmod(num_examples, window)
+  return full * SORT_WINDOW_BATCHES + -(-rest // batch_size)
+
+
+def evaluation_batches(lengths: Sequence[int],
+                       batch_size: int) -> List[np.ndarray]:
+  """Batches for prediction: all examples sorted by length, in order."""
+  order = np.argsort(np.asarray(lengths), kind="stable")
+  return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def _label_spec(feature: features_lib.Features):
+  """(numpy dtype, per-row shape rank, padding value) of a feature's label."""
+  if feature.word_positions is not None:
+    return np.int32, 1, features_lib.IGNORE_ID
+  if isinstance(feature.label, tuple):
+    return np.float32, 1, 0.0
+  if isinstance(feature.label, float):
+    return np.float32, 0, 0.0
+  return np.int32, 0, 0
+
+
+def pad_batch(feats: Sequence[features_lib.Features], indices: np.ndarray,
+              batch_size: int, with_labels: bool) -> dict:
+  """Pads the features at `indices` into one numpy batch (module docstring)."""
+  rows = [feats[i] for i in indices]
+  longest = max(len(f.input_word_ids) for f in rows)
+  length = -(-longest // LENGTH_MULTIPLE) * LENGTH_MULTIPLE
+  word_ids = np.zeros([batch_size, length], np.int32)
+  type_ids = np.zeros([batch_size, length], np.int32)
+  mask = np.zeros([batch_size, length], np.int32)
+  for r, f in enumerate(rows):
+    n = len(f.input_word_ids)
+    word_ids[r, :n] = f.input_word_ids
+    type_ids[r, :n] = f.input_type_ids
+    mask[r, :n] = 1
+  weight = np.zeros([batch_size], np.float32)
+  weight[:len(rows)] = 1.0
+  index = np.full([batch_size], -1, np.int32)
+  index[:len(rows)] = indices
+  batch = {"input_word_ids": word_ids, "input_mask": mask,
+           "input_type_ids": type_ids, "example_weight": weight,
+           "example_index": index}
+  if with_labels:
+    dtype, rank, pad = _label_spec(rows[0])
+    if rank == 0:
+      label = np.full([batch_size], pad, dtype)
+      label[:len(rows)] = [f.label for f in rows]
+    else:
+      tagging = rows[0].word_positions is not None
+      width = length if tagging else len(rows[0].label)
+      label = np.full([batch_size, width], pad, dtype)
+      for r, f in enumerate(rows):
+        label[r, :len(f.label)] = f.label
+    batch["label"] = label
+  return batch
+
+
+def batch_signature(feats: Sequence[features_lib.Features],
+                    with_labels: bool) -> dict:
+  """`tf.TensorSpec`s of the batches `pad_batch` makes (open B and T)."""
+  spec = {name: tf.TensorSpec([None, None], tf.int32)
+          for name in ("input_word_ids", "input_mask", "input_type_ids")}
+  spec["example_weight"] = tf.TensorSpec([None], tf.float32)
+  spec["example_index"] = tf.TensorSpec([None], tf.int32)
+  if with_labels:
+    dtype, rank, _ = _label_spec(feats[0])
+    shape = [None] * (rank + 1)
+    spec["label"] = tf.TensorSpec(shape, tf.as_dtype(dtype))
+  return spec
+
+
+def batch_dataset(feats: Sequence[features_lib.Features],
+                  batches: Sequence[np.ndarray], batch_size: int,
+                  with_labels: bool, prefetch: int = 2) -> tf.data.Dataset:
+  """A `tf.data.Dataset` of the planned batches, padded, prefetched.
+
+  Args:
+    feats: the task's features.
+    batches: index arrays, from `training_batches` or `evaluation_batches`.
+    batch_size: rows per padded batch (the global batch size).
+    with_labels: whether to include `label`.
+    prefetch: batches made ahead in tf.data's background thread.
+
+  Returns:
+    a dataset of dict batches (module docstring).
+  """
+  def generate():
+    for indices in batches:
+      yield pad_batch(feats, indices, batch_size, with_labels)
+  dataset = tf.data.Dataset.from_generator(
+      generate, output_signature=batch_signature(feats, with_labels))
+  return dataset.prefetch(prefetch)
+
+
+def cached(cache_dir: str, key_parts: Sequence[bytes],
+           compute: Callable[[], list], what: str) -> list:
+  """Returns `compute()`, cached in `cache_dir` under a hash of `key_parts`.
+
+  Args:
+    cache_dir: folder of the cache files; None or "" disables the cache.
+    key_parts: bytes that determine the result (file contents, vocab,
+      settings, package version).
+    compute: makes the result when it is not cached.
+    what: words for the log ("chemprot train features").
+
+  Returns:
+    the computed or cached list.
+  """
+  if not cache_dir:
+    return compute()
+  digest = hashlib.sha256()
+  for part in key_parts:
+    digest.update(hashlib.sha256(part).digest())
+  path = os.path.join(cache_dir, digest.hexdigest()[:32] + ".pkl")
+  if os.path.exists(path):
+    with open(path, "rb") as f:
+      result = pickle.load(f)
+    logging.info("%s: %d read from cache %s", what, len(result), path)
+    return result
+  result = compute()
+  os.makedirs(cache_dir, exist_ok=True)
+  tmp = f"{path}.tmp{os.getpid()}"
+  with open(tmp, "wb") as f:
+    pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
+  os.replace(tmp, path)
+  logging.info("%s: %d computed, cached at %s", what, len(result), path)
+  return result
