@@ -1,0 +1,279 @@
+"""Loads original TF1 BERT / BlueBERT checkpoints into the encoder.
+
+Dims key:
+  H: hidden size.
+  N: attention heads.
+  D: size per head, H / N.
+  I: intermediate (feed-forward) size.
+  V: vocabulary size.
+  P: max_position_embeddings.
+  S: type_vocab_size.
+
+`tf1_variable_table` is the whole mapping: one row per TF1 variable
+(reference.md section 4.2), naming the encoder variable it fills and both
+shapes. Known extras of a pre-training checkpoint (Adam slots, `global_step`,
+the `cls/` heads) are skipped by rule; any other unmatched name is an error.
+Everything is read and checked before the first variable is assigned, so a bad
+checkpoint never leaves the encoder half-loaded.
+"""
+
+import dataclasses
+from typing import Dict, List, Optional, Tuple
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+import tf_keras
+
+from bluebert_mtl.config import BertConfig
+from bluebert_mtl.config import BertFiles
+from bluebert_mtl.errors import CheckpointError
+from bluebert_mtl.errors import ConfigError
+from bluebert_mtl.modeling import build_bert_encoder
+
+# Checkpoint names the encoder does not use (reference.md section 4.2).
+SKIPPED_SUFFIXES = ("/adam_m", "/adam_v")  # Adam slots of every variable.
+SKIPPED_NAMES = ("global_step",)
+SKIPPED_PREFIXES = ("cls/",)  # masked-LM and next-sentence heads.
+
+
+@dataclasses.dataclass(frozen=True)
+class VariableMapping:
+  """One TF1 checkpoint variable and the encoder variable it fills.
+
+  Attributes:
+    tf1_name: name in the TF1 checkpoint, e.g. `bert/pooler/dense/kernel`.
+    encoder_name: name of the encoder variable below the encoder's own scope
+      and without `:0`, e.g. `pooler_transform/kernel`.
+    tf1_shape: shape in the checkpoint.
+    encoder_shape: shape of the encoder variable; differs from `tf1_shape`
+      only by a reshape (the per-head attention layouts).
+  """
+  tf1_name: str
+  encoder_name: str
+  tf1_shape: Tuple[int, ...]
+  encoder_shape: Tuple[int, ...]
+
+
+def _same(tf1_name: str, encoder_name: str,
+          shape: Tuple[int, ...]) -> VariableMapping:
+  return VariableMapping(tf1_name, encoder_name, shape, shape)
+
+
+def _dense(tf1_scope: str, encoder_scope: str, kernel: Tuple[int, ...],
+           bias: Tuple[int, ...], kernel_as: Optional[Tuple[int, ...]] = None,
+           bias_as: Optional[Tuple[int, ...]] = None) -> List[VariableMapping]:
+  """Kernel and bias of a TF1 `tf.layers.dense` ([in, out], [out])."""
+  return [
+      VariableMapping(f"{tf1_scope}/kernel", f"{encoder_scope}/kernel", kernel,
+                      kernel_as or kernel),
+      VariableMapping(f"{tf1_scope}/bias", f"{encoder_scope}/bias", bias,
+                      bias_as or bias),
+  ]
+
+
+def _layer_norm(tf1_scope: str, encoder_scope: str,
+                hidden: int) -> List[VariableMapping]:
+  return [_same(f"{tf1_scope}/gamma", f"{encoder_scope}/gamma", (hidden,)),
+          _same(f"{tf1_scope}/beta", f"{encoder_scope}/beta", (hidden,))]
+
+
+def tf1_variable_table(config: BertConfig) -> List[VariableMapping]:
+  """The TF1 BERT variables of `config`, each with its encoder variable."""
+  h, n, i = (config.hidden_size, config.num_attention_heads,
+             config.intermediate_size)
+  d = h // n
+  table = [
+      _same("bert/embeddings/word_embeddings", "word_embeddings/embeddings",
+            (config.vocab_size, h)),  # [V, H]
+      _same("bert/embeddings/token_type_embeddings",
+            "type_embeddings/embeddings", (config.type_vocab_size, h)),  # [S, H]
+      _same("bert/embeddings/position_embeddings",
+            "position_embedding/embeddings",
+            (config.max_position_embeddings, h)),  # [P, H]
+      *_layer_norm("bert/embeddings/LayerNorm", "embeddings/layer_norm", h),
+  ]
+  for layer in range(config.num_hidden_layers):
+    tf1 = f"bert/encoder/layer_{layer}"
+    ours = f"transformer/layer_{layer}"
+    for part in ("query", "key", "value"):
+      # [H, H] -> [H, N, D] and [H] -> [N, D] for the per-head einsum.
+      table += _dense(f"{tf1}/attention/self/{part}",
+                      f"{ours}/self_attention/{part}", (h, h), (h,),
+                      kernel_as=(h, n, d), bias_as=(n, d))
+    # [H, H] -> [N, D, H]: the input axis split by head.
+    table += _dense(f"{tf1}/attention/output/dense",
+                    f"{ours}/self_attention/attention_output", (h, h), (h,),
+                    kernel_as=(n, d, h))
+    table += _layer_norm(f"{tf1}/attention/output/LayerNorm",
+                         f"{ours}/self_attention_layer_norm", h)
+    table += _dense(f"{tf1}/intermediate/dense", f"{ours}/intermediate",
+                    (h, i), (i,))
+    table += _dense(f"{tf1}/output/dense", f"{ours}/output", (i, h), (h,))
+    table += _layer_norm(f"{tf1}/output/LayerNorm", f"{ours}/output_layer_norm",
+                         h)
+  table += _dense("bert/pooler/dense", "pooler_transform", (h, h), (h,))
+  return table
+
+
+def is_skipped(tf1_name: str) -> bool:
+  """Whether a checkpoint name is a known extra the encoder does not use."""
+  return (tf1_name.endswith(SKIPPED_SUFFIXES) or tf1_name in SKIPPED_NAMES or
+          tf1_name.startswith(SKIPPED_PREFIXES))
+
+
+def encoder_variables(
+    encoder: tf_keras.layers.Layer) -> Dict[str, tf.Variable]:
+  """The encoder's variables by name below its own scope, without `:0`."""
+  scope = encoder.name + "/"
+  variables = {}
+  for variable in encoder.variables:
+    outer, found, name = variable.name.rpartition(":")[0].partition(scope)
+    if not found or (outer and not outer.endswith("/")):
+      raise ValueError(f"encoder variable {variable.name} is not below the "
+                       f"encoder's scope {scope}")
+    variables[name] = variable
+  return variables
+
+
+def _open_checkpoint(checkpoint_prefix: str):
+  try:
+    return tf.train.load_checkpoint(checkpoint_prefix)
+  except (tf.errors.OpError, ValueError) as e:
+    raise CheckpointError(
+        f"{checkpoint_prefix}.index: cannot open the TF1 checkpoint: "
+        f"{e}") from e
+
+
+def _read_tensor(reader, checkpoint_prefix: str, name: str) -> np.ndarray:
+  # A missing or truncated `.data-*` file shows up only here: the reader
+  # raises OpError (e.g. DataLossError) or, for short reads, IndexError.
+  try:
+    return reader.get_tensor(name)
+  except (tf.errors.OpError, IndexError) as e:
+    raise CheckpointError(
+        f"{checkpoint_prefix}.data-*: cannot read variable {name}: "
+        f"{e}") from e
+
+
+def read_tf1_checkpoint(
+    checkpoint_prefix: str,
+    config: BertConfig) -> List[Tuple[VariableMapping, np.ndarray]]:
+  """Reads and checks every encoder variable of a TF1 checkpoint.
+
+  Args:
+    checkpoint_prefix: e.g. `DIR/bert_model.ckpt` (files `<prefix>.index`,
+      `<prefix>.data-*`).
+    config: the architecture the checkpoint must have.
+
+  Returns:
+    (mapping, float32 array in `mapping.encoder_shape`) for every row of
+    `tf1_variable_table(config)`.
+
+  Raises:
+    CheckpointError: naming the file and the variable, when the checkpoint
+      cannot be opened or read, lacks a variable, holds a name that is
+      neither mapped nor skipped by rule, or has a shape `config` disagrees
+      with.
+  """
+  reader = _open_checkpoint(checkpoint_prefix)
+  shapes = reader.get_variable_to_shape_map()
+  table = tf1_variable_table(config)
+  index_file = f"{checkpoint_prefix}.index"
+  for mapping in table:
+    if mapping.tf1_name not in shapes:
+      raise CheckpointError(
+          f"{index_file}: variable {mapping.tf1_name} is missing (needed for "
+          f"encoder variable {mapping.encoder_name})")
+  mapped = {mapping.tf1_name for mapping in table}
+  unexpected = sorted(name for name in shapes
+                      if name not in mapped and not is_skipped(name))
+  if unexpected:
+    raise CheckpointError(
+        f"{index_file}: variable {unexpected[0]} is not part of a BERT encoder "
+        f"with {config.num_hidden_layers} layers (unexpected: "
+        f"{', '.join(unexpected)})")
+  values = []
+  for mapping in table:
+    if tuple(shapes[mapping.tf1_name]) != mapping.tf1_shape:
+      raise CheckpointError(
+          f"{index_file}: variable {mapping.tf1_name} has shape "
+          f"{list(shapes[mapping.tf1_name])} but the BERT config gives "
+          f"{list(mapping.tf1_shape)}")
+    value = _read_tensor(reader, checkpoint_prefix, mapping.tf1_name)
+    values.append((mapping, value.astype(np.float32).reshape(
+        mapping.encoder_shape)))
+  return values
+
+
+def load_tf1_checkpoint(encoder: tf_keras.layers.Layer, checkpoint_prefix: str,
+                        config: BertConfig) -> None:
+  """Assigns every variable of `encoder` from an original TF1 checkpoint.
+
+  Args:
+    encoder: a layer made by `modeling.build_bert_encoder(config)`.
+    checkpoint_prefix: e.g. `DIR/bert_model.ckpt`.
+    config: the architecture of `encoder` and of the checkpoint.
+
+  Raises:
+    CheckpointError: see `read_tf1_checkpoint`, or `encoder` lacks or has
+      more variables than `config` implies; the encoder is then untouched.
+  """
+  values = read_tf1_checkpoint(checkpoint_prefix, config)
+  variables = encoder_variables(encoder)
+  expected = {(mapping.encoder_name, mapping.encoder_shape)
+              for mapping, _ in values}
+  actual = {(name, tuple(v.shape)) for name, v in variables.items()}
+  mismatched = sorted(actual ^ expected)
+  if mismatched:
+    raise CheckpointError(
+        f"{checkpoint_prefix}: encoder {encoder.name} was not built from this "
+        f"BERT config: variable {mismatched[0][0]} has no counterpart of shape "
+        f"{list(mismatched[0][1])} (all differing: {mismatched})")
+  for mapping, value in values:
+    variables[mapping.encoder_name].assign(value)
+  logging.info("Loaded %d encoder variables from %s", len(values),
+               checkpoint_prefix)
+
+
+def count_vocab_entries(vocab_file: str) -> int:
+  """Number of ids in a BERT `vocab.txt`: one token a line."""
+  with open(vocab_file, encoding="utf-8") as f:
+    return sum(1 for _ in f)
+
+
+def check_vocab_matches_config(vocab_size_from_vocab_file: int,
+                               config: BertConfig, vocab_file: str) -> None:
+  """Fails fast when vocab.txt and bert_config.json disagree on the size.
+
+  Raises:
+    ConfigError: naming `vocab_file`, when its entry count differs from
+      `config.vocab_size` (ids would index the wrong embedding rows, or past
+      the end of the table).
+  """
+  if vocab_size_from_vocab_file != config.vocab_size:
+    raise ConfigError(
+        f"{vocab_file}: has {vocab_size_from_vocab_file} entries but the BERT "
+        f"config says vocab_size={config.vocab_size}; use the vocab.txt that "
+        "came with the checkpoint")
+
+
+def load_bert_encoder(
+    files: BertFiles) -> Tuple[BertConfig, tf_keras.layers.Layer]:
+  """Reads bert_config.json, checks vocab.txt and builds the loaded encoder.
+
+  Args:
+    files: the download's files; `files.checkpoint` None gives random weights.
+
+  Returns:
+    (config, encoder) with the encoder from `modeling.build_bert_encoder`.
+  """
+  config = BertConfig.from_json_file(files.config_file)
+  check_vocab_matches_config(count_vocab_entries(files.vocab_file), config,
+                             files.vocab_file)
+  encoder = build_bert_encoder(config)
+  if files.checkpoint:
+    load_tf1_checkpoint(encoder, files.checkpoint, config)
+  else:
+    logging.warning("No checkpoint given: the encoder has random weights")
+  return config, encoder
