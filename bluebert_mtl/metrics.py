@@ -112,7 +112,7 @@ def _pearson_r(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def pearson(gold_scores: Sequence[float],
-            pred_scores: Sequence[float]) -> Dict[str, float]:
+            pred_scores: Sequence[float]) -> Dict:
   """Pearson r of the STS tasks (ClinicalSTS, BIOSSES), as BLUE's eval_sts.py.
 
   The official script takes pandas `Series.corr` of the gold and predicted
