@@ -130,3 +130,92 @@ def _checkpoint_prefix_in(folder: str) -> str:
   if os.path.exists(default + ".index"):
     return default
   raise ConfigError(f"no checkpoint (*.index) found in {folder}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """One multi-task (or single-task) training run.
+
+  Defaults are the paper's recipe (Peng et al. 2020, section 4.2): Adamax,
+  lr 5e-5, batch 32, linear warm-up over 10 % then linear decay, weight decay
+  0.01, global gradient-norm clip 1.0, sequences of at most 128 tokens.
+
+  Attributes:
+    tasks: task keys of the registry (`tasks.py`), in head order.
+    data_dir: folder with one sub-folder per task key.
+    output_dir: where checkpoints, TensorBoard logs, predictions and
+      results.json go.
+    do_lower_case: lower-case and strip accents (uncased BlueBERT: True).
+    max_seq_length: longest packed input, in WordPieces.
+    train_batch_size: global batch size of a training step.
+    eval_batch_size: global batch size of prediction.
+    learning_rate: peak learning rate.
+    num_train_epochs: epochs; one epoch = every batch of every task once
+      (Algorithm 1).
+    max_steps: stop after this many steps in all (None: the epochs decide).
+    warmup_proportion: share of all steps spent warming up linearly.
+    lr_schedule: "linear" (warm-up then linear decay to 0; the paper) or
+      "warmup_linear" (the released code's, reference.md 3.6).
+    optimizer: "adamax" (the paper), "bert_adam" (the released code) or
+      "adamw".
+    weight_decay: decoupled weight decay, not on LayerNorm and biases.
+    clip_norm: global gradient-norm clip.
+    sampler: task schedule (`sampling.SCHEDULE_NAMES`).
+    sampling_temperature: T of the "temperature" sampler.
+    loss_weights: task key -> weight of its loss (default 1).
+    seed: seed of schedules, batch plans, initialisation and dropout.
+    eval_every_epochs: dev scores every this many epochs (0: only at the end).
+    patience: stop after this many evaluations without a new best dev score
+      on any task (None: never).
+    save_checkpoints_steps: write a resumable checkpoint every this many steps.
+    keep_checkpoint_max: resumable checkpoints kept.
+    distribution_strategy: "auto", "one_device", "mirrored",
+      "multi_worker_mirrored" or "tpu".
+    mixed_precision: None, "bf16" or "fp16" (with loss scaling).
+    jit_compile: compile each step with XLA.
+    cache_dir: feature cache folder ("" disables the cache).
+    train_on_dev: also train on dev, as MT-BlueBERT's code does (its dev
+      scores are then on training data; reference.md 3.5). Off by default.
+    second_text_first: pack pairs as [CLS] b [SEP] a [SEP], as MT-BlueBERT's
+      code does (reference.md 3.3). Off by default (BERT's a-first order).
+    variational_dropout: one dropout mask per row on NER heads, as
+      MT-BlueBERT's code (reference.md 3.4). Off by default.
+    log_every_steps: TensorBoard and progress every this many steps.
+  """
+  tasks: tuple
+  data_dir: str
+  output_dir: str
+  do_lower_case: bool = True
+  max_seq_length: int = 128
+  train_batch_size: int = 32
+  eval_batch_size: int = 64
+  learning_rate: float = 5e-5
+  num_train_epochs: float = 3.0
+  max_steps: Optional[int] = None
+  warmup_proportion: float = 0.1
+  lr_schedule: str = "linear"
+  optimizer: str = "adamax"
+  weight_decay: float = 0.01
+  clip_norm: float = 1.0
+  sampler: str = "mtdnn"
+  sampling_temperature: float = 2.0
+  loss_weights: tuple = ()
+  seed: int = 2018
+  eval_every_epochs: int = 1
+  patience: Optional[int] = None
+  save_checkpoints_steps: int = 1000
+  keep_checkpoint_max: int = 2
+  distribution_strategy: str = "auto"
+  mixed_precision: Optional[str] = None
+  jit_compile: bool = False
+  cache_dir: str = ""
+  train_on_dev: bool = False
+  second_text_first: bool = False
+  variational_dropout: bool = False
+  log_every_steps: int = 10
+
+  def loss_weight(self, task: str) -> float:
+    return dict(self.loss_weights).get(task, 1.0)
+
+  def to_json_string(self) -> str:
+    return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"

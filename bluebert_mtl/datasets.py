@@ -193,3 +193,31 @@ def cached(cache_dir: str, key_parts: Sequence[bytes],
   os.replace(tmp, path)
   logging.info("%s: %d computed, cached at %s", what, len(result), path)
   return result
+
+
+def training_stream(lengths: Sequence[int], batch_size: int, seed: int,
+                    stream_id: int, start: int = 0):
+  """An endless stream of one task's training batches, from batch `start`.
+
+  Pass k over the task's data is `training_batches` drawn with the generator
+  of `SeedSequence([seed, stream_id, k])`, so the stream is a pure function of
+  its arguments and a resumed run continues it exactly where it stopped.
+
+  Args:
+    lengths: sequence length of each training example.
+    batch_size: rows per batch.
+    seed: the run's seed.
+    stream_id: distinguishes the tasks of a run (their index).
+    start: batches of the stream already consumed.
+
+  Yields:
+    int64 arrays of example indices.
+  """
+  per_pass = num_training_batches(len(lengths), batch_size)
+  pass_index, offset = divmod(start, per_pass)
+  while True:
+    rng = np.random.default_rng(
+        np.random.SeedSequence([seed, stream_id, pass_index]))
+    yield from training_batches(lengths, batch_size, rng)[offset:]
+    offset = 0
+    pass_index += 1

@@ -1,0 +1,42 @@
+"""Choosing a `tf.distribute` strategy from a flag and the visible devices."""
+
+import os
+
+from absl import logging
+import tensorflow as tf
+
+from bluebert_mtl.errors import ConfigError
+
+STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker_mirrored", "tpu")
+
+
+def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
+  """Builds the named strategy.
+
+  "auto" picks MirroredStrategy over all GPUs where more than one is
+  visible, else OneDeviceStrategy on the GPU or the CPU.
+  "multi_worker_mirrored" reads the cluster from the TF_CONFIG variable.
+  "tpu" connects to the TPU named by the TPU_NAME variable (or the local one).
+  """
+  if name not in STRATEGIES:
+    raise ConfigError(f"unknown --distribution_strategy {name!r}; choose "
+                      f"one of {', '.join(STRATEGIES)}")
+  gpus = tf.config.list_logical_devices("GPU")
+  if name == "auto":
+    name = "mirrored" if len(gpus) > 1 else "one_device"
+  if name == "one_device":
+    strategy = tf.distribute.OneDeviceStrategy(
+        gpus[0].name if gpus else "/cpu:0")
+  elif name == "mirrored":
+    strategy = tf.distribute.MirroredStrategy()
+  elif name == "multi_worker_mirrored":
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+  else:
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
+        tpu=os.environ.get("TPU_NAME", ""))
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    strategy = tf.distribute.TPUStrategy(resolver)
+  logging.info("Distribution: %s with %d replica(s)", type(strategy).__name__,
+               strategy.num_replicas_in_sync)
+  return strategy

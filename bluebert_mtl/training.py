@@ -1,0 +1,486 @@
+"""The multi-task training loop under `tf.distribute` (paper Algorithm 1).
+
+Each step takes one mini-batch of one task, chosen by the task schedule
+(`sampling.py`), and applies that task's loss to the shared encoder and that
+task's head. The whole loop is `train` below:
+
+  strategy scope -> model, optimizer (built on every variable)
+  -> restore the last checkpoint if the output folder has one
+  -> per step: schedule -> task -> next batch of that task -> that task's
+     compiled step (forward, backward, all-reduce, clip, apply)
+  -> log / evaluate dev every `eval_every_epochs` / checkpoint
+  -> predictions of dev and test with each task's best (by dev) weights.
+
+A global batch is padded to `train_batch_size` rows; every replica receives
+the whole batch and takes its own slice of rows, so no input pipeline needs
+sharding and every worker of a multi-worker run reads the same batches.
+"""
+
+import dataclasses
+import json
+import math
+import os
+from typing import Dict, List, Optional, Sequence
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+import tf_keras
+
+from bluebert_mtl import checkpoints
+from bluebert_mtl import datasets
+from bluebert_mtl import distribution
+from bluebert_mtl import multitask_model
+from bluebert_mtl import optimization
+from bluebert_mtl import progress as progress_lib
+from bluebert_mtl import sampling
+from bluebert_mtl import task_data
+from bluebert_mtl import task_kinds
+from bluebert_mtl import tokenization
+from bluebert_mtl.config import BertFiles, TrainConfig
+from bluebert_mtl.errors import BlueBertError, ConfigError
+
+RESULTS_FILE = "results.json"
+PREDICTIONS_DIR = "predictions"
+
+
+class TrainingDivergedError(BlueBertError):
+  """A loss became NaN or infinite."""
+
+
+@dataclasses.dataclass
+class TrainingState:
+  """Everything besides weights that a resumed run needs, as variables so it
+  is saved in the same checkpoint as the weights.
+
+  Attributes:
+    global_step: steps done.
+    task_batches: int64 [num_tasks]: batches consumed of each task's stream.
+    best_scores: float64 [num_tasks]: best dev score so far (-inf: none yet).
+    best_steps: int64 [num_tasks]: step of that score.
+    evals_since_best: evaluations since any task last improved.
+  """
+  global_step: tf.Variable
+  task_batches: tf.Variable
+  best_scores: tf.Variable
+  best_steps: tf.Variable
+  evals_since_best: tf.Variable
+
+  @classmethod
+  def create(cls, num_tasks: int) -> "TrainingState":
+    def var(value, dtype):
+      return tf.Variable(value, dtype=dtype, trainable=False)
+    return cls(var(0, tf.int64), var([0] * num_tasks, tf.int64),
+               var([-np.inf] * num_tasks, tf.float64),
+               var([-1] * num_tasks, tf.int64), var(0, tf.int64))
+
+  def as_dict(self) -> dict:
+    return dataclasses.asdict(self)
+
+
+def _set_precision(mixed_precision: Optional[str]):
+  policies = {None: "float32", "": "float32", "bf16": "mixed_bfloat16",
+              "fp16": "mixed_float16"}
+  if mixed_precision not in policies:
+    raise ConfigError(f"--mixed_precision must be bf16 or fp16, got "
+                      f"{mixed_precision!r}")
+  tf_keras.mixed_precision.set_global_policy(policies[mixed_precision])
+
+
+def _scale(gradient, factor):
+  """gradient * factor, for dense and IndexedSlices gradients."""
+  if isinstance(gradient, tf.IndexedSlices):
+    return tf.IndexedSlices(gradient.values * factor, gradient.indices,
+                            gradient.dense_shape)
+  return gradient * factor
+
+
+def _replica_rows(batch: dict, ctx: tf.distribute.ReplicaContext) -> dict:
+  """This replica's equal share of a global batch's rows."""
+  n = ctx.num_replicas_in_sync
+  if n == 1:
+    return batch
+  size = tf.shape(batch["input_word_ids"])[0] // n
+  start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * size
+  return {name: value[start:start + size] for name, value in batch.items()}
+
+
+def _model_inputs(batch: dict) -> dict:
+  return {name: batch[name] for name in multitask_model.INPUT_NAMES}
+
+
+def make_train_step(strategy, model, task, optimizer, config: TrainConfig,
+                    batch_spec: dict):
+  """One compiled training step of one task.
+
+  Returns:
+    a tf.function (global batch dict -> (mean loss, gradient norm before
+    clipping)) traced once for open batch and sequence dimensions.
+  """
+  view = multitask_model.task_model(model, task.name)
+  loss_fn = task_kinds.KINDS[task.kind].loss
+  loss_weight = config.loss_weight(task.name)
+  loss_scaling = isinstance(optimizer,
+                            tf_keras.mixed_precision.LossScaleOptimizer)
+  variables = view.trainable_variables
+
+  def forward_backward(rows):
+    with tf.GradientTape() as tape:
+      outputs = view(_model_inputs(rows), training=True)
+      loss_sum, count = loss_fn(rows["label"], outputs, rows["example_weight"])
+      objective = loss_sum * loss_weight
+      if loss_scaling:
+        objective = optimizer.get_scaled_loss(objective)
+    grads = tape.gradient(objective, variables)
+    if loss_scaling:
+      grads = optimizer.get_unscaled_gradients(grads)
+    return loss_sum, count, grads
+
+  if config.jit_compile:
+    forward_backward = tf.function(forward_backward, jit_compile=True)
+
+  def replica_step(batch):
+    ctx = tf.distribute.get_replica_context()
+    loss_sum, count, grads = forward_backward(_replica_rows(batch, ctx))
+    pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
+    grads = [g for g, _ in pairs]
+    if ctx.num_replicas_in_sync > 1:
+      reduced = ctx.all_reduce(
+          tf.distribute.ReduceOp.SUM,
+          [loss_sum, count] + [tf.convert_to_tensor(g) for g in grads])
+      loss_sum, count, grads = reduced[0], reduced[1], reduced[2:]
+    count = tf.maximum(count, 1.0)
+    grads = [_scale(g, 1.0 / count) for g in grads]
+    norm = tf.linalg.global_norm(grads)
+    if config.clip_norm:
+      grads, _ = tf.clip_by_global_norm(grads, config.clip_norm, norm)
+    optimizer.apply_gradients(zip(grads, [v for _, v in pairs]),
+                              skip_gradients_aggregation=True)
+    return loss_sum / count, norm
+
+  @tf.function(input_signature=[batch_spec])
+  def train_step(batch):
+    loss, norm = strategy.run(replica_step, args=(batch,))
+    first = strategy.experimental_local_results
+    return first(loss)[0], first(norm)[0]
+
+  return train_step
+
+
+def make_predict_step(model, task):
+  """A compiled forward pass of one task: batch dict -> its output."""
+  view = multitask_model.task_model(model, task.name)
+  spec = {name: tf.TensorSpec([None, None], tf.int32)
+          for name in multitask_model.INPUT_NAMES}
+
+  @tf.function(input_signature=[spec])
+  def predict_step(inputs):
+    return view(inputs, training=False)
+
+  return predict_step
+
+
+def predict(predict_step, split: task_data.SplitData,
+            batch_size: int) -> List[np.ndarray]:
+  """Model outputs of every feature of a split, in feature order."""
+  plan = datasets.evaluation_batches(split.lengths, batch_size)
+  dataset = datasets.batch_dataset(split.features, plan, batch_size,
+                                   with_labels=False)
+  outputs = [None] * len(split.features)
+  for batch in dataset:
+    result = predict_step(_model_inputs(batch)).numpy()
+    for row, index in enumerate(batch["example_index"].numpy()):
+      if index >= 0:
+        outputs[index] = result[row]
+  return outputs
+
+
+def score_split(task, split: task_data.SplitData, predictions: dict):
+  """The task's official metric on a labelled split, else None."""
+  gold = task_data.gold_labels(task, split)
+  return None if gold is None else task.score(gold, predictions)
+
+
+class Trainer:
+  """Holds a run's pieces; `train` (below) drives it from start to end."""
+
+  def __init__(self, config: TrainConfig, bert_files: BertFiles, tasks,
+               init_encoder_checkpoint: Optional[str] = None):
+    self.config = config
+    self.tasks = list(tasks)
+    self.task_index = {t.name: i for i, t in enumerate(self.tasks)}
+    tf_keras.utils.set_random_seed(config.seed)
+    tf_keras.backend.experimental.enable_tf_random_generator()
+    _set_precision(config.mixed_precision)
+    self.strategy = distribution.make_strategy(config.distribution_strategy)
+    self.tokenizer = tokenization.FullTokenizer(
+        bert_files.vocab_file, do_lower_case=config.do_lower_case)
+    self.data = {
+        t.name: task_data.load_task(
+            t, config.data_dir, self.tokenizer, config.max_seq_length,
+            cache_dir=config.cache_dir,
+            second_text_first=config.second_text_first)
+        for t in self.tasks}
+    self.train_features = {name: self._training_features(splits)
+                           for name, splits in self.data.items()}
+    batches = {name: datasets.num_training_batches(len(f),
+                                                   config.train_batch_size)
+               for name, f in self.train_features.items()}
+    self.schedule = sampling.make_schedule(
+        config.sampler, batches, config.seed,
+        num_epochs=max(1, math.ceil(config.num_train_epochs)),
+        temperature=config.sampling_temperature)
+    self.steps_per_epoch = self.schedule.steps_per_epoch
+    self.total_steps = int(config.num_train_epochs * self.steps_per_epoch)
+    if config.max_steps:
+      self.total_steps = min(self.total_steps, config.max_steps)
+    if self.total_steps < 1:
+      raise ConfigError("the run has no training step: raise "
+                        "--num_train_epochs or --max_steps")
+    with self.strategy.scope():
+      self.model = self._build_model(bert_files, init_encoder_checkpoint)
+      self.optimizer = self._build_optimizer()
+      self.state = TrainingState.create(len(self.tasks))
+    self.checkpoint = multitask_model.model_checkpoint(
+        self.model, optimizer=self.optimizer, **self.state.as_dict())
+    self.manager = tf.train.CheckpointManager(
+        self.checkpoint, os.path.join(self._worker_dir(), "checkpoints"),
+        max_to_keep=config.keep_checkpoint_max)
+
+  # --- construction -------------------------------------------------------
+
+  def _training_features(self, splits):
+    feats = list(splits["train"].features)
+    if self.config.train_on_dev:
+      feats += splits["dev"].features
+    if not feats or not all(f.label is not None for f in feats):
+      raise ConfigError("training data must be labelled")
+    return feats
+
+  def _build_model(self, bert_files, init_encoder_checkpoint):
+    _, encoder = checkpoints.load_bert_encoder(
+        dataclasses.replace(bert_files, checkpoint=None)
+        if init_encoder_checkpoint else bert_files)
+    model = multitask_model.build_multitask_model(encoder, self.tasks)
+    if init_encoder_checkpoint:
+      multitask_model.restore_encoder(model, init_encoder_checkpoint)
+    return model
+
+  def _build_optimizer(self):
+    schedule = optimization.WarmupLinearDecay(
+        self.config.learning_rate,
+        warmup_steps=int(self.config.warmup_proportion * self.total_steps),
+        total_steps=self.total_steps,
+        variant=self.config.lr_schedule)
+    optimizer = optimization.create_optimizer(
+        self.config.optimizer, schedule,
+        weight_decay=self.config.weight_decay, global_clipnorm=None)
+    if self.config.mixed_precision == "fp16":
+      optimizer = tf_keras.mixed_precision.LossScaleOptimizer(optimizer)
+    # Keras 2 optimizers must know every variable before the first step, or
+    # the first step of a second task fails on its head's variables.
+    optimizer.build(self.model.trainable_variables)
+    return optimizer
+
+  # --- places ---------------------------------------------------------------
+
+  @property
+  def is_chief(self) -> bool:
+    resolver = self.strategy.cluster_resolver
+    if resolver is None or not resolver.task_type:
+      return True
+    return (resolver.task_type == "chief" or
+            (resolver.task_type == "worker" and resolver.task_id == 0 and
+             "chief" not in resolver.cluster_spec().as_dict()))
+
+  def _worker_dir(self) -> str:
+    if self.is_chief:
+      return self.config.output_dir
+    resolver = self.strategy.cluster_resolver
+    return os.path.join(self.config.output_dir,
+                        f"worker_{resolver.task_type}_{resolver.task_id}")
+
+  def _best_prefix(self, task_name: str) -> str:
+    return os.path.join(self._worker_dir(), "best", task_name, "weights")
+
+  # --- the loop -------------------------------------------------------------
+
+  def restore(self) -> bool:
+    """Restores the last checkpoint of this output folder, if any."""
+    latest = self.manager.latest_checkpoint
+    if latest:
+      self.checkpoint.read(latest).assert_existing_objects_matched()
+      logging.info("Resumed from %s at step %d", latest,
+                   int(self.state.global_step.numpy()))
+    return latest is not None
+
+  def _streams(self) -> Dict[str, object]:
+    streams = {}
+    for name, feats in self.train_features.items():
+      i = self.task_index[name]
+      lengths = [len(f.input_word_ids) for f in feats]
+      plan = datasets.training_stream(
+          lengths, self.config.train_batch_size, self.config.seed, i,
+          start=int(self.state.task_batches[i].numpy()))
+      streams[name] = iter(datasets.batch_dataset(
+          feats, plan, self.config.train_batch_size, with_labels=True))
+    return streams
+
+  def run(self) -> dict:
+    """Trains to the end, evaluating and checkpointing; returns results."""
+    config = self.config
+    self._write_run_files()
+    steps = {t.name: make_train_step(
+        self.strategy, self.model, t, self.optimizer, config,
+        datasets.batch_signature(self.train_features[t.name], True))
+             for t in self.tasks}
+    streams = self._streams()
+    writer = tf.summary.create_file_writer(
+        os.path.join(self._worker_dir(), "tensorboard"))
+    start = int(self.state.global_step.numpy())
+    progress = progress_lib.Progress(self.total_steps, start)
+    running = {t.name: [] for t in self.tasks}
+    epoch_tasks, epoch_of_tasks = None, -1
+    saved_at = start
+    for step in range(start, self.total_steps):
+      epoch, position = divmod(step, self.steps_per_epoch)
+      if epoch != epoch_of_tasks:
+        epoch_tasks, epoch_of_tasks = self.schedule.tasks(epoch), epoch
+      name = epoch_tasks[position]
+      batch = next(streams[name])
+      loss, norm = steps[name](batch)
+      loss = float(loss)
+      if not math.isfinite(loss):
+        raise TrainingDivergedError(
+            f"the loss of task {name} is {loss} at step {step + 1}; the last "
+            f"good checkpoint is {self.manager.latest_checkpoint}")
+      self.state.global_step.assign_add(1)
+      self.state.task_batches[self.task_index[name]].assign_add(1)
+      running[name].append(loss)
+      done = step + 1
+      progress.update(done, name, loss,
+                      int(batch["example_weight"].numpy().sum()),
+                      force=done == self.total_steps)
+      if done % config.log_every_steps == 0:
+        self._log_training(writer, done, running, float(norm),
+                           progress.examples_per_second())
+      end_of_epoch = done % self.steps_per_epoch == 0
+      stop = False
+      if (end_of_epoch and config.eval_every_epochs and
+          (done // self.steps_per_epoch) % config.eval_every_epochs == 0):
+        stop = self._patience_exhausted(self.evaluate_dev(writer, done))
+      if stop or end_of_epoch or done % config.save_checkpoints_steps == 0:
+        self.manager.save(done)
+        saved_at = done
+      if stop:
+        logging.info("No dev improvement in %d evaluations: stopping early",
+                     config.patience)
+        break
+    done = int(self.state.global_step.numpy())
+    if (self.state.best_steps.numpy() < 0).any():
+      self.evaluate_dev(writer, done)
+    if saved_at != done:
+      self.manager.save(done)
+    return self.write_results()
+
+  def _patience_exhausted(self, improved: bool) -> bool:
+    if improved:
+      self.state.evals_since_best.assign(0)
+    else:
+      self.state.evals_since_best.assign_add(1)
+    patience = self.config.patience
+    return bool(patience) and int(self.state.evals_since_best.numpy()) >= patience
+
+  def _log_training(self, writer, step, running, norm, examples_per_second):
+    with writer.as_default(step=step):
+      for name, losses in running.items():
+        if losses:
+          tf.summary.scalar(f"train_loss/{name}", np.mean(losses))
+          losses.clear()
+      lr = self.optimizer.learning_rate
+      lr = lr(self.optimizer.iterations) if callable(lr) else lr
+      tf.summary.scalar("learning_rate", float(lr))
+      tf.summary.scalar("gradient_norm", norm)
+      tf.summary.scalar("examples_per_second", examples_per_second)
+
+  # --- evaluation -----------------------------------------------------------
+
+  def evaluate_dev(self, writer, step: int) -> bool:
+    """Scores every task on dev; keeps each task's best weights.
+
+    Returns:
+      whether any task reached a new best dev score.
+    """
+    improved = False
+    for task in self.tasks:
+      split = self.data[task.name]["dev"]
+      outputs = predict(make_predict_step(self.model, task), split,
+                        self.config.eval_batch_size)
+      scores = score_split(task, split,
+                           task_data.decode_predictions(task, split, outputs))
+      if scores is None:
+        continue
+      value = float(scores["value"])
+      i = self.task_index[task.name]
+      logging.info("step %d dev %s %s = %.4f", step, task.name,
+                   scores["metric"], value)
+      with writer.as_default(step=step):
+        tf.summary.scalar(f"dev/{task.name}/{scores['metric']}", value)
+      if math.isnan(value):
+        value = -math.inf  # e.g. Pearson of constant predictions
+      best = float(self.state.best_scores[i].numpy())
+      if value > best or int(self.state.best_steps[i].numpy()) < 0:
+        self.state.best_scores[i].assign(value)
+        self.state.best_steps[i].assign(step)
+        multitask_model.model_checkpoint(self.model).write(
+            self._best_prefix(task.name))
+        improved = improved or value > best
+    return improved
+
+  def write_results(self) -> dict:
+    """Predicts dev and test of every task with its best weights; writes the
+    prediction files and results.json (chief only)."""
+    results = {}
+    out_dir = os.path.join(self.config.output_dir, PREDICTIONS_DIR)
+    final = multitask_model.model_checkpoint(self.model).write(
+        os.path.join(self._worker_dir(), "final", "weights"))
+    for task in self.tasks:
+      has_best = int(self.state.best_steps[self.task_index[task.name]]) >= 0
+      multitask_model.model_checkpoint(self.model).read(
+          self._best_prefix(task.name) if has_best else final).expect_partial()
+      predict_step = make_predict_step(self.model, task)
+      results[task.name] = {
+          "best_step": int(self.state.best_steps[self.task_index[task.name]])}
+      for split_name in ("dev", "test"):
+        split = self.data[task.name][split_name]
+        predictions = task_data.decode_predictions(
+            task, split, predict(predict_step, split,
+                                 self.config.eval_batch_size))
+        if self.is_chief:
+          os.makedirs(out_dir, exist_ok=True)
+          task.write_predictions(
+              split.path, predictions,
+              os.path.join(out_dir, f"{task.name}_{split_name}.tsv"))
+        scores = score_split(task, split, predictions)
+        results[task.name][split_name] = (
+            {} if scores is None else {scores["metric"]: scores["value"]})
+    if self.is_chief:
+      with open(os.path.join(self.config.output_dir, RESULTS_FILE), "w") as f:
+        json.dump(results, f, indent=2, sort_keys=True)
+    return results
+
+  def _write_run_files(self):
+    if not self.is_chief:
+      return
+    os.makedirs(self.config.output_dir, exist_ok=True)
+    with open(os.path.join(self.config.output_dir, "train_config.json"),
+              "w") as f:
+      f.write(self.config.to_json_string())
+
+
+def train(config: TrainConfig, bert_files: BertFiles, tasks: Sequence,
+          init_encoder_checkpoint: Optional[str] = None) -> dict:
+  """Trains (or resumes) a run and returns results.json's content."""
+  trainer = Trainer(config, bert_files, tasks, init_encoder_checkpoint)
+  trainer.restore()
+  return trainer.run()
