@@ -191,8 +191,8 @@ def read_tf1_checkpoint(
   if unexpected:
     raise CheckpointError(
         f"{index_file}: variable {unexpected[0]} is not part of a BERT encoder "
-        f"with {config.num_hidden_layers} layers (unexpected: "
-        f"{', '.join(unexpected)})")
+        f"with {config.num_hidden_layers} layers ({len(unexpected)} unexpected "
+        f"names: {', '.join(unexpected[:4])}{', ...' * (len(unexpected) > 4)})")
   values = []
   for mapping in table:
     if tuple(shapes[mapping.tf1_name]) != mapping.tf1_shape:
