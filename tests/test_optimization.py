@@ -78,13 +78,19 @@ def _float32(arrays):
 
 
 def _tf_optimize(make_optimizer, mode):
-  """Runs the three steps with tf-keras in `mode`; returns the variables."""
+  """Runs the three steps with tf-keras in `mode`; returns the variables.
+
+  Modes: eager; eager with each variable's update XLA-compiled; in a
+  tf.function; in a tf.function under a (one-device) MirroredStrategy.
+  """
   strategy = (tf.distribute.MirroredStrategy(["/cpu:0"])
               if mode == "mirrored" else tf.distribute.get_strategy())
   with strategy.scope():
     variables = [tf.Variable(value, dtype=tf.float32, name=name)
                  for name, value in INITIAL.items()]
     optimizer = make_optimizer()
+    if mode == "xla":  # The default on a GPU; tf-keras turns it off on CPU.
+      optimizer.jit_compile = True
     optimizer_split = optimization.build_optimizer_for(optimizer, variables)
   assert optimizer_split.decayed == ("dense/kernel:0",)
 
@@ -93,6 +99,7 @@ def _tf_optimize(make_optimizer, mode):
 
   run = {
       "eager": step,
+      "xla": step,
       "tf_function": tf.function(step),
       "mirrored": tf.function(lambda grads: strategy.run(step, args=(grads,))),
   }[mode]
@@ -160,7 +167,7 @@ class TestWarmupLinearDecay:
       optimization.WarmupLinearDecay(*args)
 
 
-@pytest.mark.parametrize("mode", ["eager", "tf_function", "mirrored"])
+@pytest.mark.parametrize("mode", ["eager", "xla", "tf_function", "mirrored"])
 class TestUpdatesAgainstNumpy:
 
   def test_adamax(self, mode):
