@@ -16,7 +16,7 @@ Variants (n_t = number of mini-batches per epoch of task t, N = Σ_t n_t):
                   T → ∞ uniform, T < 1 favours large tasks further.
   `uniform`       N draws with p_t = 1 / #tasks (temperature with T = ∞).
   `annealed`      N draws with p_t ∝ n_t^α(e), α annealed from 1 to 0.2 over
-                  the run (Stickland & Murray, 2019, "BERT and PALs", §4).
+                  the run (Stickland & Murray, ICML 2019, "BERT and PALs").
 
 Schedules are deterministic and resumable: the list of epoch e is a pure
 function of (seed, e), drawn from its own generator seeded with
@@ -51,7 +51,7 @@ class TaskSchedule(abc.ABC):
     batches_per_task: task name -> n_t, the number of mini-batches of that
       task in one epoch (> 0). Its iteration order is the fixed task order
       that probabilities are reported in.
-    seed: the base seed, or a `np.random.Generator` from which one 64-bit
+    seed: the base seed, or a `np.random.Generator` from which one
       base seed is drawn at construction (so two generators in the same
       state give the same schedule).
   """
@@ -151,7 +151,7 @@ class TemperatureSchedule(SampledSchedule):
 
 
 class AnnealedSchedule(SampledSchedule):
-  """Annealed sampling (Stickland & Murray, 2019, §4): p_t ∝ n_t^α(e).
+  """Annealed sampling (Stickland & Murray, 2019): p_t ∝ n_t^α(e).
 
   With the paper's 1-based epoch e' = epoch + 1 and E epochs in all,
   α = 1 − 0.8·(e' − 1)/(E − 1) = 1 − 0.8·epoch/(E − 1): proportional in the
