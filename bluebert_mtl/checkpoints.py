@@ -238,8 +238,11 @@ def load_tf1_checkpoint(encoder: tf_keras.layers.Layer, checkpoint_prefix: str,
 
 def count_vocab_entries(vocab_file: str) -> int:
   """Number of ids in a BERT `vocab.txt`: one token a line."""
-  with open(vocab_file, encoding="utf-8") as f:
-    return sum(1 for _ in f)
+  try:
+    with open(vocab_file, encoding="utf-8") as f:
+      return sum(1 for _ in f)
+  except FileNotFoundError as e:
+    raise ConfigError(f"vocab file not found: {vocab_file}") from e
 
 
 def check_vocab_matches_config(vocab_size_from_vocab_file: int,

@@ -67,8 +67,8 @@ def read_hf_config(config_file: str) -> BertConfig:
   config = BertConfig.from_json_file(config_file)
   with open(config_file, encoding="utf-8") as f:
     values = json.load(f)
-  tf1_only = {"layer_norm_eps": 1e-12, "position_embedding_type": "absolute"}
-  for key, tf1_value in tf1_only.items():
+  tf1_fixed = {"layer_norm_eps": 1e-12, "position_embedding_type": "absolute"}
+  for key, tf1_value in tf1_fixed.items():
     if values.get(key, tf1_value) != tf1_value:
       raise ConfigError(f"{config_file}: {key}={values[key]!r}, but TF1 BERT "
                         f"has {tf1_value!r}")
