@@ -30,6 +30,7 @@ from bluebert_mtl.config import BertFiles
 from bluebert_mtl.errors import CheckpointError
 from bluebert_mtl.errors import ConfigError
 from bluebert_mtl.modeling import build_bert_encoder
+from bluebert_mtl.tokenization import load_vocab
 
 # Checkpoint names the encoder does not use (reference.md section 4.2).
 SKIPPED_SUFFIXES = ("/adam_m", "/adam_v")  # Adam slots of every variable.
@@ -236,15 +237,6 @@ def load_tf1_checkpoint(encoder: tf_keras.layers.Layer, checkpoint_prefix: str,
                checkpoint_prefix)
 
 
-def count_vocab_entries(vocab_file: str) -> int:
-  """Number of ids in a BERT `vocab.txt`: one token a line."""
-  try:
-    with open(vocab_file, encoding="utf-8") as f:
-      return sum(1 for _ in f)
-  except FileNotFoundError as e:
-    raise ConfigError(f"vocab file not found: {vocab_file}") from e
-
-
 def check_vocab_matches_config(vocab_size_from_vocab_file: int,
                                config: BertConfig, vocab_file: str) -> None:
   """Fails fast when vocab.txt and bert_config.json disagree on the size.
@@ -270,9 +262,14 @@ def load_bert_encoder(
 
   Returns:
     (config, encoder) with the encoder from `modeling.build_bert_encoder`.
+
+  Raises:
+    ConfigError: bert_config.json unusable or vocab.txt of another size.
+    DataError: vocab.txt unreadable (see `tokenization.load_vocab`).
+    CheckpointError: see `load_tf1_checkpoint`.
   """
   config = BertConfig.from_json_file(files.config_file)
-  check_vocab_matches_config(count_vocab_entries(files.vocab_file), config,
+  check_vocab_matches_config(len(load_vocab(files.vocab_file)), config,
                              files.vocab_file)
   encoder = build_bert_encoder(config)
   if files.checkpoint:

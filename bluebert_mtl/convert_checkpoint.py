@@ -26,12 +26,12 @@ from safetensors.numpy import load_file
 import tensorflow as tf
 
 from bluebert_mtl.checkpoints import check_vocab_matches_config
-from bluebert_mtl.checkpoints import count_vocab_entries
 from bluebert_mtl.checkpoints import tf1_variable_table
 from bluebert_mtl.config import BertConfig
 from bluebert_mtl.errors import CheckpointError
 from bluebert_mtl.errors import ConfigError
 from bluebert_mtl.modeling import keras_activation
+from bluebert_mtl.tokenization import load_vocab
 
 CHECKPOINT_NAME = "bert_model.ckpt"
 
@@ -99,7 +99,8 @@ def convert_hf_to_tf1(input_dir: str, output_dir: str) -> str:
     the checkpoint prefix, `<output_dir>/bert_model.ckpt`.
 
   Raises:
-    ConfigError: config.json or vocab.txt unusable or inconsistent.
+    ConfigError: config.json unusable, or vocab.txt of another size.
+    DataError: vocab.txt unreadable (see `tokenization.load_vocab`).
     CheckpointError: a weight missing, mis-shaped or not consumed, naming the
       key and `model.safetensors`.
   """
@@ -107,8 +108,7 @@ def convert_hf_to_tf1(input_dir: str, output_dir: str) -> str:
   weights_file = os.path.join(input_dir, "model.safetensors")
   vocab_file = os.path.join(input_dir, "vocab.txt")
   config = read_hf_config(config_file)
-  check_vocab_matches_config(count_vocab_entries(vocab_file), config,
-                             vocab_file)
+  check_vocab_matches_config(len(load_vocab(vocab_file)), config, vocab_file)
   weights = read_safetensors(weights_file)
 
   names, tensors = [], []

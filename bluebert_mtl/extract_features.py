@@ -1,0 +1,171 @@
+"""Final-layer BERT features of raw text, as google-research/bert extract_features.py.
+
+  python -m bluebert_mtl.extract_features --bert_dir=DIR \
+      --do_lower_case=true --max_seq_length=128 \
+      --input_file=IN.txt --output_file=OUT.jsonl
+
+(or `--bert_config_file`, `--init_checkpoint`, `--vocab_file` in place of or
+beside `--bert_dir`). IN has one text a line, or a pair as `text_a ||| text_b`.
+OUT has one JSON object a line, in input order:
+
+  {"tokens": ["[CLS]", "the", "cat", "[SEP]"],
+   "sequence_output": [[...H floats...], ...one row per token...],
+   "pooled_output": [...H floats...]}
+
+Floats are the float32 outputs rounded to 6 decimals, as the original writes.
+"""
+
+import json
+import re
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from absl import app
+from absl import flags
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from bluebert_mtl.checkpoints import load_bert_encoder
+from bluebert_mtl.config import BertFiles
+from bluebert_mtl.errors import ConfigError
+from bluebert_mtl.errors import DataError
+from bluebert_mtl.features import pack_pair
+from bluebert_mtl.modeling import ENCODER_INPUT_NAMES
+from bluebert_mtl.tokenization import FullTokenizer
+
+# The original splits a line at its last " ||| " (greedy first group).
+_PAIR_LINE = re.compile(r"^(.*) \|\|\| (.*)$")
+
+Text = Tuple[str, Optional[str]]  # (text_a, text_b or None)
+
+
+def read_texts(input_file: str) -> List[Text]:
+  """One (text_a, text_b) per line; text_b None unless the line has ` ||| `.
+
+  Lines are stripped of surrounding whitespace; a blank line is an empty text,
+  so output line i always belongs to input line i.
+
+  Raises:
+    DataError: naming the file and line, for a line that is not UTF-8.
+  """
+  texts = []
+  with open(input_file, "rb") as f:
+    for line_number, raw in enumerate(f, start=1):
+      try:
+        line = raw.decode("utf-8").strip()
+      except UnicodeDecodeError as e:
+        raise DataError(input_file, line_number,
+                        f"not UTF-8 text (byte {e.start} of the line)") from e
+      pair = _PAIR_LINE.match(line)
+      texts.append((pair.group(1), pair.group(2)) if pair else (line, None))
+  return texts
+
+
+def pack_texts(tokenizer: FullTokenizer, texts: Sequence[Text],
+               max_seq_length: int) -> List[Tuple[List[int], List[int]]]:
+  """(input_word_ids, input_type_ids) of each text, unpadded."""
+  ids_a = tokenizer.tokenize(tf.constant([a for a, _ in texts])).to_list()
+  pairs = [b for _, b in texts if b is not None]
+  ids_b = iter(tokenizer.tokenize(tf.constant(pairs, tf.string)).to_list())
+  return [pack_pair(a, None if b is None else next(ids_b), max_seq_length,
+                    tokenizer.cls_id, tokenizer.sep_id)
+          for a, (_, b) in zip(ids_a, texts)]
+
+
+def pad_batch(packed: Sequence[Tuple[List[int], List[int]]]
+             ) -> Dict[str, np.ndarray]:
+  """Encoder inputs, each int32 [B, T] with T the longest row, 0-padded."""
+  length = max(len(word_ids) for word_ids, _ in packed)
+  batch = {name: np.zeros([len(packed), length], np.int32)
+           for name in ENCODER_INPUT_NAMES}
+  for row, (word_ids, type_ids) in enumerate(packed):
+    batch["input_word_ids"][row, :len(word_ids)] = word_ids
+    batch["input_mask"][row, :len(word_ids)] = 1
+    batch["input_type_ids"][row, :len(type_ids)] = type_ids
+  return batch
+
+
+def _rounded(values: np.ndarray) -> list:
+  return np.round(values.astype(np.float64), 6).tolist()
+
+
+def extract_features(files: BertFiles, input_file: str, output_file: str,
+                     do_lower_case: bool = True, max_seq_length: int = 128,
+                     batch_size: int = 8) -> int:
+  """Writes the final-layer features of every line of `input_file`.
+
+  Args:
+    files: the BERT download (config, checkpoint, vocab).
+    input_file: UTF-8 text, one text or `a ||| b` pair a line.
+    output_file: JSON lines to write (module docstring).
+    do_lower_case: True for uncased models (every BlueBERT).
+    max_seq_length: longest packed input, [CLS] and [SEP]s included; longer
+      texts are cut (pairs longest-first).
+    batch_size: lines run through the encoder at once.
+
+  Returns:
+    the number of lines written.
+
+  Raises:
+    ConfigError: `max_seq_length` outside [3, max_position_embeddings] or
+      unusable BERT files.
+    CheckpointError: the checkpoint does not fit the config.
+    DataError: a line of `input_file` that is not UTF-8.
+  """
+  texts = read_texts(input_file)
+  config, encoder = load_bert_encoder(files)
+  if not 3 <= max_seq_length <= config.max_position_embeddings:
+    raise ConfigError(
+        f"max_seq_length {max_seq_length} must be in [3, "
+        f"{config.max_position_embeddings}] (max_position_embeddings of "
+        f"{files.config_file})")
+  tokenizer = FullTokenizer(files.vocab_file, do_lower_case)
+  spec = {name: tf.TensorSpec([None, None], tf.int32)
+          for name in ENCODER_INPUT_NAMES}  # each [B, T]
+  run_encoder = tf.function(lambda inputs: encoder(inputs, training=False),
+                            input_signature=[spec])
+  with open(output_file, "w", encoding="utf-8") as out:
+    for start in range(0, len(texts), batch_size):
+      packed = pack_texts(tokenizer, texts[start:start + batch_size],
+                          max_seq_length)
+      outputs = run_encoder(pad_batch(packed))
+      sequence = outputs["sequence_output"].numpy()  # [B, T, H]
+      pooled = outputs["pooled_output"].numpy()  # [B, H]
+      for row, (word_ids, _) in enumerate(packed):
+        record = {"tokens": tokenizer.convert_ids_to_tokens(word_ids),
+                  "sequence_output": _rounded(sequence[row, :len(word_ids)]),
+                  "pooled_output": _rounded(pooled[row])}
+        out.write(json.dumps(record) + "\n")
+  logging.info("Wrote features of %d lines to %s", len(texts), output_file)
+  return len(texts)
+
+
+def _define_flags() -> None:
+  """Defined only when run as a program, so importers keep their flag names."""
+  flags.DEFINE_string("bert_dir", None, "Folder of a BERT download: "
+                      "bert_config.json, vocab.txt, bert_model.ckpt.*.")
+  flags.DEFINE_string("bert_config_file", None, "bert_config.json.")
+  flags.DEFINE_string("init_checkpoint", None, "TF1 checkpoint prefix.")
+  flags.DEFINE_string("vocab_file", None, "vocab.txt.")
+  flags.DEFINE_bool("do_lower_case", True, "Lower-case the input (uncased).")
+  flags.DEFINE_integer("max_seq_length", 128,
+                       "Longest packed input; longer texts are cut.")
+  flags.DEFINE_integer("batch_size", 8, "Lines per encoder call.")
+  flags.DEFINE_string("input_file", None, "One text or `a ||| b` a line.")
+  flags.DEFINE_string("output_file", None, "JSON lines to write.")
+  flags.mark_flags_as_required(["input_file", "output_file"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  f = flags.FLAGS
+  files = BertFiles.resolve(f.bert_dir, f.bert_config_file, f.init_checkpoint,
+                            f.vocab_file)
+  extract_features(files, f.input_file, f.output_file, f.do_lower_case,
+                   f.max_seq_length, f.batch_size)
+
+
+if __name__ == "__main__":
+  _define_flags()
+  app.run(main)

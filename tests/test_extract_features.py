@@ -1,0 +1,110 @@
+"""extract_features end to end on a random tiny TF1 checkpoint."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
+
+from bluebert_mtl.config import BertFiles
+from bluebert_mtl.errors import ConfigError
+from bluebert_mtl.errors import DataError
+from bluebert_mtl.extract_features import extract_features
+import numpy_bert
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAX_SEQ_LENGTH = 9
+
+# Input line, the WordPieces the original makes of it at MAX_SEQ_LENGTH, and
+# the number of segment-0 positions (the rest are segment 1).
+CASES = [
+    ("the cat sat", "[CLS] the cat sat [SEP]", 5),
+    # Pair: 3 + 4 WordPieces > 9 - 3, so b, the longer, loses its last one.
+    ("the dog ran ||| on a mat .", "[CLS] the dog ran [SEP] on a mat [SEP]", 5),
+    ("", "[CLS] [SEP]", 2),
+    ("  Blue BERTing cats, zebra!",
+     "[CLS] blue bert ##ing cat ##s , [UNK] [SEP]", 9),
+    ("the cat sat on the mat , the dog ran",
+     "[CLS] the cat sat on the mat , [SEP]", 9),
+]
+
+
+@pytest.fixture(name="bert_dir")
+def fixture_bert_dir(tmp_path):
+  folder = tmp_path / "bert"
+  folder.mkdir()
+  _, weights = numpy_bert.write_tiny_bert_dir(str(folder))
+  return folder, weights
+
+
+def _write_lines(path, lines):
+  path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+  return str(path)
+
+
+def _read_records(path):
+  with open(path, encoding="utf-8") as f:
+    return [json.loads(line) for line in f]
+
+
+def test_features_match_numpy_bert(tmp_path, bert_dir):
+  folder, weights = bert_dir
+  input_file = _write_lines(tmp_path / "in.txt", [c[0] for c in CASES])
+  output_file = str(tmp_path / "out.jsonl")
+  written = extract_features(BertFiles.resolve(bert_dir=str(folder)),
+                             input_file, output_file,
+                             max_seq_length=MAX_SEQ_LENGTH, batch_size=2)
+  records = _read_records(output_file)
+  assert written == len(records) == len(CASES)
+  for record, (_, tokens, segment_a) in zip(records, CASES):
+    assert record["tokens"] == tokens.split()
+    # Each row alone, unpadded: [1, T].
+    word_ids = np.array([[numpy_bert.TINY_VOCAB.index(t)
+                          for t in record["tokens"]]])
+    type_ids = (np.arange(word_ids.shape[1]) >= segment_a)[None].astype(int)
+    want_seq, want_pooled = numpy_bert.bert_forward(
+        weights, numpy_bert.TINY_CONFIG, word_ids, np.ones_like(word_ids),
+        type_ids)
+    assert np.abs(np.array(record["sequence_output"])
+                  - want_seq[0]).max() <= 1e-5
+    assert np.abs(np.array(record["pooled_output"])
+                  - want_pooled[0]).max() <= 1e-5
+
+
+def test_non_utf8_line_is_named(tmp_path, bert_dir):
+  folder, _ = bert_dir
+  input_file = tmp_path / "in.txt"
+  input_file.write_bytes(b"the cat\nthe \xff dog\n")
+  with pytest.raises(DataError, match=f"{input_file}:2: not UTF-8"):
+    extract_features(BertFiles.resolve(bert_dir=str(folder)), str(input_file),
+                     str(tmp_path / "out.jsonl"))
+
+
+def test_max_seq_length_beyond_the_position_table(tmp_path, bert_dir):
+  folder, _ = bert_dir
+  input_file = _write_lines(tmp_path / "in.txt", ["the cat"])
+  with pytest.raises(ConfigError, match="max_seq_length 17"):
+    extract_features(BertFiles.resolve(bert_dir=str(folder)), input_file,
+                     str(tmp_path / "out.jsonl"), max_seq_length=17)
+
+
+def test_command_line_with_the_original_flag_names(tmp_path, bert_dir):
+  folder, _ = bert_dir
+  input_file = _write_lines(tmp_path / "in.txt",
+                            ["The cat ||| sat", "the dog"])
+  output_file = tmp_path / "out.jsonl"
+  done = subprocess.run(
+      [sys.executable, "-m", "bluebert_mtl.extract_features",
+       f"--bert_config_file={folder / 'bert_config.json'}",
+       f"--init_checkpoint={folder / 'bert_model.ckpt'}",
+       f"--vocab_file={folder / 'vocab.txt'}", "--do_lower_case=true",
+       "--max_seq_length=8", f"--input_file={input_file}",
+       f"--output_file={output_file}"],
+      capture_output=True, text=True, check=False, cwd=REPO_ROOT)
+  assert done.returncode == 0, done.stderr
+  assert [r["tokens"] for r in _read_records(output_file)] == [
+      "[CLS] the cat [SEP] sat [SEP]".split(), "[CLS] the dog [SEP]".split()]
