@@ -88,7 +88,8 @@ def tf1_variable_table(config: BertConfig) -> List[VariableMapping]:
       _same("bert/embeddings/word_embeddings", "word_embeddings/embeddings",
             (config.vocab_size, h)),  # [V, H]
       _same("bert/embeddings/token_type_embeddings",
-            "type_embeddings/embeddings", (config.type_vocab_size, h)),  # [S, H]
+            "type_embeddings/embeddings",
+            (config.type_vocab_size, h)),  # [S, H]
       _same("bert/embeddings/position_embeddings",
             "position_embedding/embeddings",
             (config.max_position_embeddings, h)),  # [P, H]

@@ -84,7 +84,8 @@ def read_safetensors(weights_file: str) -> Dict[str, np.ndarray]:
   try:
     weights = load_file(weights_file)
   except (FileNotFoundError, SafetensorError) as e:
-    raise CheckpointError(f"{weights_file}: cannot read safetensors: {e}") from e
+    raise CheckpointError(
+        f"{weights_file}: cannot read safetensors: {e}") from e
   return {key.removeprefix("bert."): value for key, value in weights.items()}
 
 

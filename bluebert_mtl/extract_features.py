@@ -1,4 +1,4 @@
-"""Final-layer BERT features of raw text, as google-research/bert extract_features.py.
+"""Final-layer BERT features of raw text, as the original extract_features.py.
 
   python -m bluebert_mtl.extract_features --bert_dir=DIR \
       --do_lower_case=true --max_seq_length=128 \
@@ -64,7 +64,8 @@ def read_texts(input_file: str) -> List[Text]:
 def pack_texts(tokenizer: FullTokenizer, texts: Sequence[Text],
                max_seq_length: int) -> List[Tuple[List[int], List[int]]]:
   """(input_word_ids, input_type_ids) of each text, unpadded."""
-  ids_a = tokenizer.tokenize(tf.constant([a for a, _ in texts])).to_list()
+  ids_a = tokenizer.tokenize(tf.constant([a for a, _ in texts],
+                                         tf.string)).to_list()
   pairs = [b for _, b in texts if b is not None]
   ids_b = iter(tokenizer.tokenize(tf.constant(pairs, tf.string)).to_list())
   return [pack_pair(a, None if b is None else next(ids_b), max_seq_length,

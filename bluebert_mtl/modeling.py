@@ -18,6 +18,7 @@ names are what `checkpoints.py` maps the TF1 variable names onto.
 """
 
 import math
+from typing import Callable, Union
 
 import tensorflow as tf
 import tf_keras
@@ -57,7 +58,7 @@ HIDDEN_ACTIVATIONS = {
 ENCODER_INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
 
 
-def keras_activation(hidden_act: str):
+def keras_activation(hidden_act: str) -> Union[str, Callable[..., tf.Tensor]]:
   """The Keras activation for a `hidden_act` of bert_config.json.
 
   Raises:

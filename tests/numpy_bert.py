@@ -1,4 +1,4 @@
-"""An independent numpy BERT forward pass: the reference the encoder is tested against.
+"""An independent numpy BERT forward pass, the reference for the encoder tests.
 
 Dims key:
   B: batch size.

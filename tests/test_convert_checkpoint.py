@@ -1,4 +1,4 @@
-"""Hugging Face safetensors -> TF1 checkpoint, checked against the HF weights."""
+"""Hugging Face safetensors -> TF1 checkpoint, checked against HF weights."""
 
 import json
 import os
@@ -147,9 +147,9 @@ def test_bad_weights_name_the_key_and_file(tmp_path, edit, named):
   assert not os.path.exists(tmp_path / "tf1")
 
 
-@pytest.mark.parametrize("change", [{"layer_norm_eps": 1e-5},
-                                    {"hidden_act": "gelu_new"},
-                                    {"position_embedding_type": "relative_key"}])
+@pytest.mark.parametrize("change", [
+    {"layer_norm_eps": 1e-5}, {"hidden_act": "gelu_new"},
+    {"position_embedding_type": "relative_key"}])
 def test_configs_tf1_bert_cannot_express_are_refused(tmp_path, change):
   input_dir = write_hf_dir(tmp_path, tiny_hf_weights(), **change)
   with pytest.raises(ConfigError, match="config.json: .*" + next(iter(change))):
