@@ -74,9 +74,10 @@ def load_split(task, path: str, tokenizer, max_seq_length: int,
   examples = task.read(path)
   pieces = _pieces(task, examples)
   if len(pieces) != len(examples):
-    logging.info("%s %s: %d sentences of more than %d words split into "
-                 "%d pieces", task.name, path, len(examples), task.max_words,
-                 len(pieces))
+    long = sum(len(ex.words) > task.max_words for ex in examples)
+    logging.info("%s %s: %d sentences of more than %d words split; %d "
+                 "sentences make %d pieces", task.name, path, long,
+                 task.max_words, len(examples), len(pieces))
   with open(path, "rb") as f:
     file_bytes = f.read()
   key = [file_bytes, "\n".join(tokenizer.vocab).encode(),
@@ -134,12 +135,13 @@ def decode_predictions(task, split: SplitData,
   return by_piece
 
 
-def gold_labels(task, split: SplitData) -> Optional[dict]:
-  """dict example guid -> gold label, or None for an unlabelled file."""
+def gold_labels(task, split: SplitData) -> Optional[list]:
+  """The split's gold (guid, label) rows in file order (a guid repeats where a
+  relation pair has several labels), or None for an unlabelled file."""
   if task.kind == "tagging":
-    labels = {ex.guid: ex.tags for ex in split.examples}
+    rows = [(ex.guid, ex.tags) for ex in split.examples]
   else:
-    labels = {ex.guid: ex.label for ex in split.examples}
-  if any(label is None for label in labels.values()):
+    rows = [(ex.guid, ex.label) for ex in split.examples]
+  if any(label is None for _, label in rows):
     return None
-  return labels
+  return rows

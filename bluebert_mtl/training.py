@@ -207,8 +207,11 @@ class Trainer:
   def __init__(self, config: TrainConfig, bert_files: BertFiles, tasks,
                init_encoder_checkpoint: Optional[str] = None):
     self.config = config
-    self.tasks = list(tasks)
+    self.tasks = [dataclasses.replace(
+        t, variational_dropout=config.variational_dropout) for t in tasks]
     self.task_index = {t.name: i for i, t in enumerate(self.tasks)}
+    self._one_hot = {t.name: np.eye(len(self.tasks), dtype=np.int64)[i]
+                     for i, t in enumerate(self.tasks)}
     tf_keras.utils.set_random_seed(config.seed)
     tf_keras.backend.experimental.enable_tf_random_generator()
     _set_precision(config.mixed_precision)
@@ -241,6 +244,8 @@ class Trainer:
       self.model = self._build_model(bert_files, init_encoder_checkpoint)
       self.optimizer = self._build_optimizer()
       self.state = TrainingState.create(len(self.tasks))
+    self._predict_steps = {t.name: make_predict_step(self.model, t)
+                           for t in self.tasks}
     self.checkpoint = multitask_model.model_checkpoint(
         self.model, optimizer=self.optimizer, **self.state.as_dict())
     self.manager = tf.train.CheckpointManager(
@@ -355,7 +360,7 @@ class Trainer:
             f"the loss of task {name} is {loss} at step {step + 1}; the last "
             f"good checkpoint is {self.manager.latest_checkpoint}")
       self.state.global_step.assign_add(1)
-      self.state.task_batches[self.task_index[name]].assign_add(1)
+      self.state.task_batches.assign_add(self._one_hot[name])
       running[name].append(loss)
       done = step + 1
       progress.update(done, name, loss,
@@ -414,7 +419,7 @@ class Trainer:
     improved = False
     for task in self.tasks:
       split = self.data[task.name]["dev"]
-      outputs = predict(make_predict_step(self.model, task), split,
+      outputs = predict(self._predict_steps[task.name], split,
                         self.config.eval_batch_size)
       scores = score_split(task, split,
                            task_data.decode_predictions(task, split, outputs))
@@ -448,7 +453,7 @@ class Trainer:
       has_best = int(self.state.best_steps[self.task_index[task.name]]) >= 0
       multitask_model.model_checkpoint(self.model).read(
           self._best_prefix(task.name) if has_best else final).expect_partial()
-      predict_step = make_predict_step(self.model, task)
+      predict_step = self._predict_steps[task.name]
       results[task.name] = {
           "best_step": int(self.state.best_steps[self.task_index[task.name]])}
       for split_name in ("dev", "test"):
