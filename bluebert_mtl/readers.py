@@ -50,6 +50,7 @@ Conventions (see also the layout constants below):
 
 import collections
 import dataclasses
+import functools
 import math
 import os
 import re
@@ -157,11 +158,11 @@ class _NerLayout:
   quoted: bool
   untyped: bool
 
-  @property
+  @functools.cached_property
   def token_index(self) -> int:
     return self.columns.index(NER_TOKEN_COLUMN)
 
-  @property
+  @functools.cached_property
   def tag_index(self) -> int:
     return self.columns.index(NER_TAG_COLUMN)
 
@@ -519,7 +520,7 @@ def _read_table(path: str, table_format: _TableFormat,
                 split: Optional[str]) -> _Table:
   lines = _read_lines(path)
   header = _split_row(path, lines[0], quoted=True)
-  layout, labelled = _match_layout(path, table_format, header.values)
+  layout, labelled = _match_layout(path, table_format, header)
   if not labelled:
     _check_may_be_unlabelled(path, header.line.number, split, layout.label)
   rows = [_table_row(path, line, len(header.values)) for line in lines[1:]]
@@ -529,13 +530,17 @@ def _read_table(path: str, table_format: _TableFormat,
 
 
 def _match_layout(path: str, table_format: _TableFormat,
-                  header: Tuple[str, ...]) -> Tuple[_Layout, bool]:
-  for layout in table_format.layouts(header):
-    if header in (layout.columns, layout.unlabelled_columns):
-      return layout, header == layout.columns
-  raise DataError(path, 1, f"header {_TAB.join(header)!r} is not a "
-                  f"{table_format.name} header; expected {table_format.expected}"
-                  " (a test file may leave out the label column)")
+                  header: _Row) -> Tuple[_Layout, bool]:
+  """The layout of a header, and whether it has the label column."""
+  columns = header.values
+  for layout in table_format.layouts(columns):
+    if columns in (layout.columns, layout.unlabelled_columns):
+      return layout, columns == layout.columns
+  raise DataError(
+      path, header.line.number,
+      f"header {_TAB.join(columns)!r} is not a {table_format.name} header; "
+      f"expected {table_format.expected} (a test file may leave out the label "
+      "column)")
 
 
 def _table_row(path: str, line: _Line, width: int) -> _Row:
@@ -550,7 +555,8 @@ def _table_row(path: str, line: _Line, width: int) -> _Row:
 
 
 def _table_example(path: str, table: _Table, row: _Row,
-                   table_format: _TableFormat, labels: Sequence[str]) -> Example:
+                   table_format: _TableFormat,
+                   labels: Sequence[str]) -> Example:
   fields = table.fields(row)
   layout = table.layout
   number = row.line.number
@@ -565,6 +571,7 @@ def _table_example(path: str, table: _Table, row: _Row,
 def _read_table_examples(table_format: _TableFormat, path: str,
                          labels: Sequence[str], split: Optional[str]
                          ) -> Tuple[_Table, List[Example]]:
+  split = split or split_of(path)
   table = _read_table(path, table_format, split)
   examples = [_table_example(path, table, row, table_format, labels)
               for row in table.rows]
@@ -582,8 +589,9 @@ def _write_table_predictions(table_format: _TableFormat, gold_path: str,
   table, examples = _read_table_examples(table_format, gold_path, labels,
                                          split)
   position = table.layout.columns.index(table.layout.label)
-  replaced = {table.header.line.number: _with_label(table.header.raws, table.labelled, position,
-                             _quote(table.layout.label))}
+  header = table.header
+  replaced = {header.line.number: _with_label(
+      header.raws, table.labelled, position, _quote(table.layout.label))}
   for row, example in zip(table.rows, examples):
     number = row.line.number
     label = _prediction(gold_path, number, predictions, example.guid)
@@ -636,29 +644,27 @@ def read_sts(path: str, labels: Sequence[str] = (),
     labels: unused (regression has no label list); `()`.
     split: "train", "dev" or "test"; None: from the file name.
   """
-  return _read_table_examples(_STS, path, labels, split or split_of(path))[1]
+  return _read_table_examples(_STS, path, labels, split)[1]
 
 
 def read_mednli(path: str, labels: Sequence[str],
                 split: Optional[str] = None) -> List[Example]:
   """Premise/hypothesis pairs with an inference label, label-first or
   label-last (`MEDNLI_LAYOUT`, `MEDNLI_BLUE_SCRIPT_LAYOUT`) by the header."""
-  return _read_table_examples(_MEDNLI, path, labels,
-                              split or split_of(path))[1]
+  return _read_table_examples(_MEDNLI, path, labels, split)[1]
 
 
 def read_relation(path: str, labels: Sequence[str],
                   split: Optional[str] = None) -> List[Example]:
   """Masked sentences with a relation label (ChemProt, DDI, i2b2 2010)."""
-  return _read_table_examples(_RELATION, path, labels,
-                              split or split_of(path))[1]
+  return _read_table_examples(_RELATION, path, labels, split)[1]
 
 
 def read_hoc(path: str, labels: Sequence[str],
              split: Optional[str] = None) -> List[Example]:
   """HoC sentences; label = names of the positive aspects (`labels[i]` names
   aspect i)."""
-  return _read_table_examples(_HOC, path, labels, split or split_of(path))[1]
+  return _read_table_examples(_HOC, path, labels, split)[1]
 
 
 # ---------------------------------------------------------------- NER
@@ -726,11 +732,11 @@ def _ner_row(path: str, line: _Line, layout: _NerLayout, width: int) -> _Row:
                     f"{layout.name} file's first token line has {width}")
   if not row.values[layout.token_index]:
     raise DataError(path, line.number, "empty token")
-  offset = (row.values[layout.columns.index(NER_OFFSET_COLUMN)]
-            if NER_OFFSET_COLUMN in layout.columns else "0")
-  if not offset.isdigit():
-    raise DataError(path, line.number,
-                    f"offset {offset!r} is not a non-negative integer")
+  if NER_OFFSET_COLUMN in layout.columns:
+    offset = row.values[layout.columns.index(NER_OFFSET_COLUMN)]
+    if not offset.isdigit():
+      raise DataError(path, line.number,
+                      f"offset {offset!r} is not a non-negative integer")
   return row
 
 
@@ -812,6 +818,7 @@ def _summarize_tags(ner: _NerFile, examples: Sequence[TaggedExample]) -> str:
 
 def _read_ner(path: str, labels: Sequence[str], split: Optional[str]
               ) -> Tuple[_NerFile, List[TaggedExample]]:
+  split = split or split_of(path)
   ner = _read_ner_file(path, split)
   examples = _ner_examples(path, ner, labels, split)
   logging.info(
@@ -829,7 +836,7 @@ def read_ner(path: str, labels: Sequence[str],
   """Token-per-line NER sentences (BC5CDR, ShARe/CLEFE), BLUE 4-column or
   CoNLL 2-column by the file; tags typed as in `labels` (the tag list, e.g.
   ["O", "B-Chemical", "I-Chemical"]). Long sentences are not split here."""
-  return _read_ner(path, labels, split or split_of(path))[1]
+  return _read_ner(path, labels, split)[1]
 
 
 def _write_ner_predictions(gold_path: str,
@@ -844,7 +851,7 @@ def _write_ner_predictions(gold_path: str,
   replaced = {}
   for example, sentence in zip(examples, ner.sentences):
     tags = _prediction(gold_path, example.line, predictions, example.guid)
-    if isinstance(tags, str) or len(tags) != len(sentence):
+    if not isinstance(tags, (tuple, list)) or len(tags) != len(sentence):
       raise DataError(gold_path, example.line, f"prediction for "
                       f"{example.guid!r} is not {len(sentence)} tags: {tags!r}")
     for row, tag in zip(sentence, tags):
@@ -898,7 +905,6 @@ def write_predictions(file_format: str, gold_path: str,
   Raises:
     DataError: a bad gold file, a missing, extra or malformed prediction.
   """
-  split = split or split_of(gold_path)
   if file_format == "ner":
     _write_ner_predictions(gold_path, predictions, out_path, labels, split)
   elif file_format in _TABLE_FORMATS:
