@@ -9,11 +9,11 @@ TensorFlow and TF Text ops, so that it runs inside `tf.function` and exports.
 Why not `tensorflow_text.BertTokenizer`: with `lower_case=True` it applies ICU
 NFKC case folding, which the original never does. Folding rewrites characters
 that are common in biomedical text, e.g. `µ` -> `μ`, `²` -> `2`, `½` -> `1⁄2`,
-`…` -> `...`, `⁻` -> `-`, `ß` -> `ss`, `ﬁ` -> `fi`, and so changes the ids.
+`…` -> `...`, `⁻` -> `−`, `ß` -> `ss`, `ﬁ` -> `fi`, and so changes the ids.
 Its word limit is bytes (`max_bytes_per_word`, default 100), while the
-original limit is 200 characters, and RE2's `\\s` and `\\p{..}` tables are an
-older Unicode than Python's `unicodedata` (RE2's `\\p{C}` does not even cover
-unassigned code points, which the original drops).
+original limit is 200 characters. And RE2's own classes do not fit: `\\s` is
+ASCII only (no NBSP or other `Zs` space), and `\\p{C}` leaves out unassigned
+code points, which the original drops.
 
 What the original does to one text, and the op that does it here:
 
@@ -63,7 +63,8 @@ Known differences, all from the Unicode version of the ICU that TensorFlow's
 
 NFD (TF Text's newer ICU) and every other step match Python exactly on every
 code point Python knows; NFD differs only on characters Python calls
-unassigned, which step 2 has already dropped.
+unassigned, which step 2 has already dropped. tests/test_tokenization.py
+checks every code point against a pure-Python reference and pins this list.
 """
 
 import functools
