@@ -18,6 +18,7 @@ sharding and every worker of a multi-worker run reads the same batches.
 
 import dataclasses
 import json
+import logging as logging_std
 import math
 import os
 from typing import Dict, List, Optional, Sequence
@@ -33,6 +34,7 @@ from bluebert_mtl import distribution
 from bluebert_mtl import multitask_model
 from bluebert_mtl import optimization
 from bluebert_mtl import progress as progress_lib
+from bluebert_mtl import run_dir
 from bluebert_mtl import sampling
 from bluebert_mtl import task_data
 from bluebert_mtl import task_kinds
@@ -40,8 +42,16 @@ from bluebert_mtl import tokenization
 from bluebert_mtl.config import BertFiles, TrainConfig
 from bluebert_mtl.errors import BlueBertError, ConfigError
 
-RESULTS_FILE = "results.json"
-PREDICTIONS_DIR = "predictions"
+class _FirstTracesFilter(logging_std.Filter):
+  """Hides TF's retracing warning: each task's step function traces once on
+  its first batch (open dimensions, no retracing after), which TF counts as
+  "retracing" across the tasks' functions."""
+
+  def filter(self, record):
+    return "triggered tf.function retracing" not in record.getMessage()
+
+
+tf.get_logger().addFilter(_FirstTracesFilter())
 
 
 class TrainingDivergedError(BlueBertError):
@@ -207,6 +217,7 @@ class Trainer:
   def __init__(self, config: TrainConfig, bert_files: BertFiles, tasks,
                init_encoder_checkpoint: Optional[str] = None):
     self.config = config
+    self.bert_files = bert_files
     self.tasks = [dataclasses.replace(
         t, variational_dropout=config.variational_dropout) for t in tasks]
     self.task_index = {t.name: i for i, t in enumerate(self.tasks)}
@@ -249,7 +260,7 @@ class Trainer:
     self.checkpoint = multitask_model.model_checkpoint(
         self.model, optimizer=self.optimizer, **self.state.as_dict())
     self.manager = tf.train.CheckpointManager(
-        self.checkpoint, os.path.join(self._worker_dir(), "checkpoints"),
+        self.checkpoint, os.path.join(self._worker_dir(), run_dir.CHECKPOINTS),
         max_to_keep=config.keep_checkpoint_max)
 
   # --- construction -------------------------------------------------------
@@ -306,7 +317,7 @@ class Trainer:
                         f"worker_{resolver.task_type}_{resolver.task_id}")
 
   def _best_prefix(self, task_name: str) -> str:
-    return os.path.join(self._worker_dir(), "best", task_name, "weights")
+    return run_dir.best_weights(self._worker_dir(), task_name)
 
   # --- the loop -------------------------------------------------------------
 
@@ -446,9 +457,9 @@ class Trainer:
     """Predicts dev and test of every task with its best weights; writes the
     prediction files and results.json (chief only)."""
     results = {}
-    out_dir = os.path.join(self.config.output_dir, PREDICTIONS_DIR)
+    out_dir = os.path.join(self.config.output_dir, run_dir.PREDICTIONS)
     final = multitask_model.model_checkpoint(self.model).write(
-        os.path.join(self._worker_dir(), "final", "weights"))
+        run_dir.final_weights(self._worker_dir()))
     for task in self.tasks:
       has_best = int(self.state.best_steps[self.task_index[task.name]]) >= 0
       multitask_model.model_checkpoint(self.model).read(
@@ -470,17 +481,16 @@ class Trainer:
         results[task.name][split_name] = (
             {} if scores is None else {scores["metric"]: scores["value"]})
     if self.is_chief:
-      with open(os.path.join(self.config.output_dir, RESULTS_FILE), "w") as f:
+      with open(os.path.join(self.config.output_dir, run_dir.RESULTS),
+                "w") as f:
         json.dump(results, f, indent=2, sort_keys=True)
     return results
 
   def _write_run_files(self):
-    if not self.is_chief:
-      return
-    os.makedirs(self.config.output_dir, exist_ok=True)
-    with open(os.path.join(self.config.output_dir, "train_config.json"),
-              "w") as f:
-      f.write(self.config.to_json_string())
+    if self.is_chief:
+      run_dir.write_run_files(self.config.output_dir, self.config,
+                              self.bert_files.config_file,
+                              self.bert_files.vocab_file, self.tasks)
 
 
 def train(config: TrainConfig, bert_files: BertFiles, tasks: Sequence,
