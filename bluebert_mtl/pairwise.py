@@ -1,0 +1,200 @@
+"""Pairwise multi-task learning: which task helps which (paper Figure 2).
+
+  python -m bluebert_mtl.pairwise --tasks=chemprot,ddi2013-type,bc5cdr-disease \
+      --bert_dir=NCBI_BERT_pubmed_uncased_L-12_H-768_A-12 --data_dir=BLUE \
+      --baseline_dir=runs/single --output_dir=runs/pairwise
+
+Every pair {s, t} of --tasks trains one multi-task run (OUTPUT_DIR/pairs/
+s+t/); its score on t minus t's single-task score is how much the auxiliary
+task s changes the target task t. Single-task scores come from
+--baseline_dir/<task>/results.json (run_finetune.py writes that layout);
+tasks missing there are trained once into it. All runs use the same training
+flags (no per-task recipe), so pair and single runs differ only in the tasks.
+
+Outputs in OUTPUT_DIR: deltas.csv and deltas.md (rows: auxiliary task s,
+columns: target task t, cell: pair score - single score on --split),
+pairwise.png (tasks on a circle; edge s->t green if s improves t by more
+than --threshold, red if it hurts t by more, grey otherwise). Finished runs
+(with timing.json) are read back, so a rerun only trains what is missing.
+"""
+
+import csv
+import dataclasses
+import itertools
+import math
+import os
+from typing import Dict, Sequence
+
+import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
+
+from absl import app
+from absl import flags
+from matplotlib import lines as mlines
+from matplotlib.figure import Figure
+import numpy as np
+
+from bluebert_mtl import cli
+from bluebert_mtl import finetune
+from bluebert_mtl import report
+from bluebert_mtl.config import TrainConfig
+from bluebert_mtl.errors import ConfigError
+
+GREEN, RED, GREY = "#2ca02c", "#d62728", "#9e9e9e"
+FIGURE_INCHES, FIGURE_DPI = 6.0, 100
+DELTAS_CSV, DELTAS_MD, GRAPH_PNG = "deltas.csv", "deltas.md", "pairwise.png"
+
+
+def _score(results: dict, task: str, split: str, source: str) -> float:
+  score = report.score_of(results.get(task, {}), split)
+  if score is None:
+    raise ConfigError(f"{source}: no {split} score of {task}")
+  return score.value
+
+
+def single_scores(config: TrainConfig, start: finetune.Start, tasks: Sequence,
+                  baseline_dir: str, split: str) -> Dict[str, float]:
+  """Each task's single-task score: read from `baseline_dir`, or trained
+  into `baseline_dir`/<task>/ when missing there."""
+  existing = report.read_results(baseline_dir)
+  scores = {}
+  for task in tasks:
+    results = existing if task.name in existing else finetune.train_once(
+        dataclasses.replace(config, tasks=(task.name,),
+                            output_dir=os.path.join(baseline_dir, task.name)),
+        start, [task])
+    scores[task.name] = _score(results, task.name, split, baseline_dir)
+  return scores
+
+
+def pair_scores(config: TrainConfig, start: finetune.Start, tasks: Sequence,
+                split: str) -> Dict[tuple, Dict[str, float]]:
+  """(s, t) -> {s: score, t: score} of the pair's multi-task run, for every
+  unordered pair in `tasks` order."""
+  scores = {}
+  for a, b in itertools.combinations(tasks, 2):
+    folder = os.path.join(config.output_dir, "pairs", f"{a.name}+{b.name}")
+    results = finetune.train_once(
+        dataclasses.replace(config, tasks=(a.name, b.name),
+                            output_dir=folder), start, [a, b])
+    scores[a.name, b.name] = {t.name: _score(results, t.name, split, folder)
+                              for t in (a, b)}
+  return scores
+
+
+def delta_matrix(names: Sequence[str], single: Dict[str, float],
+                 pairs: Dict[tuple, Dict[str, float]]) -> np.ndarray:
+  """float64 [n, n]: row s, column t = score of t trained with s - score of
+  t alone; NaN on the diagonal."""
+  index = {name: i for i, name in enumerate(names)}
+  deltas = np.full((len(names), len(names)), np.nan)
+  for pair, scores in pairs.items():
+    for target in pair:
+      (auxiliary,) = [name for name in pair if name != target]
+      deltas[index[auxiliary], index[target]] = (scores[target] -
+                                                 single[target])
+  return deltas
+
+
+def edge_color(delta: float, threshold: float) -> str:
+  """Green: helps by more than `threshold`; red: hurts by more; else grey."""
+  if delta > threshold:
+    return GREEN
+  if delta < -threshold:
+    return RED
+  return GREY
+
+
+def write_matrix(names: Sequence[str], deltas: np.ndarray,
+                 single: Dict[str, float], folder: str):
+  """Writes DELTAS_CSV (full precision) and DELTAS_MD (with the single-task
+  scores under the matrix)."""
+  csv_path = os.path.join(folder, DELTAS_CSV)
+  with open(csv_path, "w", newline="") as f:
+    writer = csv.writer(f)
+    writer.writerow(["auxiliary \\ target", *names])
+    writer.writerows([name, *("" if math.isnan(v) else repr(float(v))
+                              for v in row)]
+                     for name, row in zip(names, deltas))
+  lines = ["| auxiliary \\ target | " + " | ".join(names) + " |",
+           "|" + "---|" * (len(names) + 1)]
+  lines += ["| " + " | ".join([name] + ["-" if math.isnan(v) else f"{v:+.3f}"
+                                        for v in row]) + " |"
+            for name, row in zip(names, deltas)]
+  lines += ["| single task | " + " | ".join(f"{single[n]:.3f}"
+                                            for n in names) + " |"]
+  with open(os.path.join(folder, DELTAS_MD), "w") as f:
+    f.write("\n".join(lines) + "\n")
+
+
+def draw_graph(names: Sequence[str], deltas: np.ndarray, threshold: float,
+               path: str):
+  """Draws the directed graph of Figure 2 to a FIGURE_INCHES square PNG of
+  FIGURE_DPI dots per inch: tasks on a circle, an arrow s->t per pair cell."""
+  fig = Figure(figsize=(FIGURE_INCHES, FIGURE_INCHES), dpi=FIGURE_DPI)
+  ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
+  angles = np.pi / 2 - 2 * np.pi * np.arange(len(names)) / len(names)
+  xy = np.stack([np.cos(angles), np.sin(angles)], axis=1)  # [n, 2]
+  for (s, t), delta in np.ndenumerate(deltas):
+    if s != t:
+      ax.annotate("", xy=xy[t], xytext=xy[s], arrowprops=dict(
+          arrowstyle="-|>", color=edge_color(delta, threshold), lw=1.5,
+          shrinkA=22, shrinkB=22, connectionstyle="arc3,rad=0.12"))
+  for name, (x, y) in zip(names, xy):
+    ax.text(x, y, name, ha="center", va="center", fontsize=9,
+            bbox=dict(boxstyle="round", facecolor="white", edgecolor="black"))
+  ax.legend(handles=[mlines.Line2D([], [], color=c, label=label)
+                     for c, label in ((GREEN, f"helps (> {threshold:g})"),
+                                      (RED, f"hurts (< -{threshold:g})"),
+                                      (GREY, "within the threshold"))],
+            loc="lower right", fontsize=8, frameon=False)
+  ax.set_xlim(-1.3, 1.3)
+  ax.set_ylim(-1.3, 1.3)
+  ax.set_axis_off()
+  fig.savefig(path, dpi=FIGURE_DPI)
+
+
+def run_pairwise(config: TrainConfig, start: finetune.Start, tasks: Sequence,
+                 baseline_dir: str, threshold: float = 0.005,
+                 split: str = "test") -> np.ndarray:
+  """Trains what is missing, then writes the delta matrix and the graph.
+
+  Returns:
+    the delta matrix (`delta_matrix`) in `tasks` order.
+  """
+  names = [t.name for t in tasks]
+  if len(set(names)) != len(names) or len(names) < 2:
+    raise ConfigError(f"--tasks: give two or more distinct tasks, got {names}")
+  single = single_scores(config, start, tasks, baseline_dir, split)
+  deltas = delta_matrix(names, single, pair_scores(config, start, tasks,
+                                                   split))
+  os.makedirs(config.output_dir, exist_ok=True)
+  write_matrix(names, deltas, single, config.output_dir)
+  draw_graph(names, deltas, threshold,
+             os.path.join(config.output_dir, GRAPH_PNG))
+  return deltas
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  f = flags.FLAGS
+  config = cli.train_config_from_flags(f)
+  run_pairwise(config, finetune.resolve_start(
+      f.bert_dir, f.bert_config_file, f.init_checkpoint, f.vocab_file),
+               cli.tasks_from_flags(f),
+               f.baseline_dir or os.path.join(f.output_dir, "single"),
+               f.threshold, f.split)
+  for name in (DELTAS_CSV, DELTAS_MD, GRAPH_PNG):
+    print(f"wrote {os.path.join(f.output_dir, name)}")
+
+
+if __name__ == "__main__":
+  cli.define_bert_flags()
+  cli.define_training_flags(default_epochs=3.0, default_lr=5e-5)
+  flags.DEFINE_string("baseline_dir", None, "Folder of single-task runs, one "
+                      "sub-folder per task (run_finetune.py's layout); missing "
+                      "tasks are trained into it. Default OUTPUT_DIR/single.")
+  flags.DEFINE_float("threshold", 0.005, "A delta beyond ± this is an effect "
+                     "(green or red edge).")
+  flags.DEFINE_enum("split", "test", ["dev", "test"], "The split scored.")
+  app.run(main)
