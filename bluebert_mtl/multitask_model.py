@@ -90,6 +90,23 @@ def restore_encoder(model: tf_keras.Model, path: str) -> None:
         f"{path}: does not hold this encoder's weights ({e})") from e
 
 
+def dropout_generators(model: tf_keras.Model) -> Dict[str, tf.random.Generator]:
+  """The random generators of the model's dropout layers, by layer path.
+
+  tf-keras leaves them out of checkpoints; a resumable training checkpoint
+  adds them so that a resumed run draws the same dropout masks as an
+  uninterrupted one (needs `enable_tf_random_generator()` before the model is
+  built).
+  """
+  generators = {}
+  for i, layer in enumerate(model.submodules):
+    generator = getattr(getattr(layer, "_random_generator", None),
+                        "_generator", None)
+    if generator is not None:
+      generators[f"{i}_{layer.name}"] = generator
+  return generators
+
+
 def model_checkpoint(model: tf_keras.Model, **extra) -> tf.train.Checkpoint:
   """A checkpoint of the encoder and every head, by task key, plus `extra`."""
   heads = {name: model.get_layer(task_kinds.head_name(name))

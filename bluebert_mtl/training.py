@@ -85,7 +85,8 @@ class TrainingState:
                var([-1] * num_tasks, tf.int64), var(0, tf.int64))
 
   def as_dict(self) -> dict:
-    return dataclasses.asdict(self)
+    """The variables themselves (dataclasses.asdict would copy them)."""
+    return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
 def set_precision(mixed_precision: Optional[str]):
@@ -259,7 +260,9 @@ class Trainer:
     self._predict_steps = {t.name: make_predict_step(self.model, t)
                            for t in self.tasks}
     self.checkpoint = multitask_model.model_checkpoint(
-        self.model, optimizer=self.optimizer, **self.state.as_dict())
+        self.model, optimizer=self.optimizer,
+        dropout_generators=multitask_model.dropout_generators(self.model),
+        **self.state.as_dict())
     self.manager = tf.train.CheckpointManager(
         self.checkpoint, os.path.join(self._worker_dir(), run_dir.CHECKPOINTS),
         max_to_keep=config.keep_checkpoint_max)
