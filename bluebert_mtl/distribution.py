@@ -11,7 +11,7 @@ STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker_mirrored", "tpu")
 
 
 def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
-  """Builds the named strategy.
+  """Builds the named strategy. Call it before any other TensorFlow work.
 
   "auto" picks MirroredStrategy over all GPUs where more than one is
   visible, else OneDeviceStrategy on the GPU or the CPU.
@@ -21,12 +21,13 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
   if name not in STRATEGIES:
     raise ConfigError(f"unknown --distribution_strategy {name!r}; choose "
                       f"one of {', '.join(STRATEGIES)}")
-  gpus = tf.config.list_logical_devices("GPU")
+  # Physical devices only: a multi-worker strategy must be made before the
+  # TF context starts, which listing logical devices would do.
+  gpus = tf.config.list_physical_devices("GPU")
   if name == "auto":
     name = "mirrored" if len(gpus) > 1 else "one_device"
   if name == "one_device":
-    strategy = tf.distribute.OneDeviceStrategy(
-        gpus[0].name if gpus else "/cpu:0")
+    strategy = tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
   elif name == "mirrored":
     strategy = tf.distribute.MirroredStrategy()
   elif name == "multi_worker_mirrored":

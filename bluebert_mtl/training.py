@@ -224,10 +224,10 @@ class Trainer:
     self.task_index = {t.name: i for i, t in enumerate(self.tasks)}
     self._one_hot = {t.name: np.eye(len(self.tasks), dtype=np.int64)[i]
                      for i, t in enumerate(self.tasks)}
+    self.strategy = distribution.make_strategy(config.distribution_strategy)
     tf_keras.utils.set_random_seed(config.seed)
     tf_keras.backend.experimental.enable_tf_random_generator()
     set_precision(config.mixed_precision)
-    self.strategy = distribution.make_strategy(config.distribution_strategy)
     self.tokenizer = tokenization.FullTokenizer(
         bert_files.vocab_file, do_lower_case=config.do_lower_case)
     self.data = {
@@ -287,13 +287,13 @@ class Trainer:
     return model
 
   def _build_optimizer(self):
-    schedule = optimization.WarmupLinearDecay(
+    self.lr_schedule = optimization.WarmupLinearDecay(
         self.config.learning_rate,
         warmup_steps=int(self.config.warmup_proportion * self.total_steps),
         total_steps=self.total_steps,
         variant=self.config.lr_schedule)
     optimizer = optimization.create_optimizer(
-        self.config.optimizer, schedule,
+        self.config.optimizer, self.lr_schedule,
         weight_decay=self.config.weight_decay, global_clipnorm=None)
     if self.config.mixed_precision == "fp16":
       optimizer = tf_keras.mixed_precision.LossScaleOptimizer(optimizer)
@@ -418,9 +418,8 @@ class Trainer:
         if losses:
           tf.summary.scalar(f"train_loss/{name}", np.mean(losses))
           losses.clear()
-      lr = self.optimizer.learning_rate
-      lr = lr(self.optimizer.iterations) if callable(lr) else lr
-      tf.summary.scalar("learning_rate", float(lr))
+      tf.summary.scalar("learning_rate",
+                        self.lr_schedule.learning_rate_at(step))
       tf.summary.scalar("gradient_norm", norm)
       tf.summary.scalar("examples_per_second", examples_per_second)
 
