@@ -399,7 +399,7 @@ def test_blue_ner_docid_continues_and_quotes(tmp_path):
 
 
 def test_reading_logs_counts(caplog):
-  caplog.set_level(logging.INFO)
+  caplog.set_level(logging.INFO, logger="absl")
   readers.read_relation(os.path.join(SAMPLE_DIR, "chemprot", "dev.tsv"),
                         CHEMPROT_LABELS)
   assert "10 relation rows (split dev); labels CPR:3 1, CPR:4 1" in caplog.text
