@@ -20,8 +20,9 @@ class Example:
   multi-label task.
 
   Attributes:
-    guid: unique id of the row within its file (the file's index column where
-      it has one, else "<split>-<row number>").
+    guid: id of the row (the file's index column where it has one, else
+      "<split>-<row number>"). Relation files repeat a pair's guid on one row
+      per gold label; scoring is per row, predictions per guid.
     text_a: first sentence (sentence1 / premise / the masked relation sentence).
     text_b: second sentence of a pair task, else None.
     label: gold label (see `Label`), or None where the file has no labels.
