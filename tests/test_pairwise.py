@@ -1,0 +1,110 @@
+"""Pairwise MTL: the delta matrix and edge colours on hand numbers, and the
+CLI on three sample tasks with a tiny encoder: a 3x3 matrix of pair minus
+single scores (one single score trained, two read from a baseline folder)
+and a PNG that opens at the figure's size."""
+
+import csv
+import json
+import math
+import os
+import struct
+import subprocess
+import sys
+
+from matplotlib import image as mpl_image
+import numpy as np
+import pytest
+
+from bluebert_mtl import pairwise
+from conftest import REPO_ROOT, SAMPLE_DIR
+
+TASKS = ("chemprot", "mednli", "clinicalsts")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SIDE = int(pairwise.FIGURE_INCHES * pairwise.FIGURE_DPI)
+
+
+def test_delta_matrix_rows_are_auxiliary_columns_are_target():
+  single = {"a": 0.5, "b": 0.6, "c": 0.7}
+  pairs = {("a", "b"): {"a": 0.55, "b": 0.58},
+           ("a", "c"): {"a": 0.50, "c": 0.75},
+           ("b", "c"): {"b": 0.61, "c": 0.69}}
+  want = [[math.nan, -0.02, 0.05],
+          [0.05, math.nan, -0.01],
+          [0.00, 0.01, math.nan]]
+  got = pairwise.delta_matrix(["a", "b", "c"], single, pairs)
+  np.testing.assert_allclose(got, want, atol=1e-12)
+
+
+@pytest.mark.parametrize("delta, color", [
+    (0.006, pairwise.GREEN), (-0.006, pairwise.RED), (0.004, pairwise.GREY),
+    (-0.004, pairwise.GREY), (0.005, pairwise.GREY), (math.nan, pairwise.GREY)])
+def test_edge_colour_by_threshold(delta, color):
+  assert pairwise.edge_color(delta, 0.005) == color
+
+
+def _assert_png(path):
+  with open(path, "rb") as f:
+    head = f.read(24)
+  assert head[:8] == PNG_SIGNATURE
+  # IHDR, the first chunk: width and height, big-endian, at bytes 16-23.
+  assert head[12:16] == b"IHDR"
+  assert struct.unpack(">II", head[16:24]) == (SIDE, SIDE)
+  pixels = mpl_image.imread(path)
+  assert pixels.shape[:2] == (SIDE, SIDE)
+
+
+def _score(folder, task):
+  with open(os.path.join(folder, "results.json")) as f:
+    (value,) = json.load(f)[task]["test"].values()
+  return value
+
+
+def test_cli_on_three_sample_tasks(tiny_bert_dir, tmp_path):
+  baseline = tmp_path / "single"
+  single = {"chemprot": 0.5, "mednli": 0.25}
+  for task, metric in (("chemprot", "micro_f1"), ("mednli", "accuracy")):
+    os.makedirs(baseline / task)
+    with open(baseline / task / "results.json", "w") as f:
+      json.dump({task: {"test": {metric: single[task]}}}, f)
+  out = tmp_path / "pairwise"
+  subprocess.run(
+      [sys.executable, "-m", "bluebert_mtl.pairwise",
+       "--tasks=" + ",".join(TASKS), f"--baseline_dir={baseline}",
+       f"--output_dir={out}", f"--bert_dir={tiny_bert_dir}",
+       f"--data_dir={SAMPLE_DIR}", "--max_seq_length=32",
+       "--train_batch_size=8", "--max_steps=2", "--threshold=0.01"],
+      cwd=REPO_ROOT, check=True, capture_output=True)
+  # clinicalsts, missing there, is trained into the baseline folder.
+  single["clinicalsts"] = _score(baseline / "clinicalsts", "clinicalsts")
+  with open(baseline / "clinicalsts" / "train_config.json") as f:
+    assert json.load(f)["tasks"] == ["clinicalsts"]
+  want = np.full((3, 3), np.nan)
+  for (i, a), (j, b) in [((0, "chemprot"), (1, "mednli")),
+                         ((0, "chemprot"), (2, "clinicalsts")),
+                         ((1, "mednli"), (2, "clinicalsts"))]:
+    pair = out / "pairs" / f"{a}+{b}"
+    want[i, j] = _score(pair, b) - single[b]
+    want[j, i] = _score(pair, a) - single[a]
+    assert os.path.isfile(pair / "timing.json")
+
+  with open(out / "deltas.csv") as f:
+    rows = list(csv.reader(f))
+  assert rows[0] == ["auxiliary \\ target", *TASKS]
+  assert [r[0] for r in rows[1:]] == list(TASKS)
+  got = np.array([[float(v) if v else np.nan for v in r[1:]]
+                  for r in rows[1:]])
+  assert got.shape == (3, 3)
+  np.testing.assert_allclose(got, want, atol=1e-12)
+  markdown = (out / "deltas.md").read_text().splitlines()
+  assert markdown[0] == "| auxiliary \\ target | chemprot | mednli | clinicalsts |"
+  assert markdown[2].startswith("| chemprot | - | ")
+  assert markdown[-1].startswith("| single task | 0.500 | ")
+  _assert_png(out / "pairwise.png")
+
+
+def test_graph_of_a_hand_matrix_is_a_png_of_the_figure_size(tmp_path):
+  deltas = np.array([[np.nan, 0.02, -0.03], [0.0, np.nan, 0.001],
+                     [-0.2, 0.1, np.nan]])
+  path = tmp_path / "graph.png"
+  pairwise.draw_graph(["a", "b", "c"], deltas, 0.005, str(path))
+  _assert_png(path)
