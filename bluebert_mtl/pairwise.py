@@ -68,7 +68,7 @@ def single_scores(config: TrainConfig, start: finetune.Start, tasks: Sequence,
 
 def pair_scores(config: TrainConfig, start: finetune.Start, tasks: Sequence,
                 split: str) -> Dict[tuple, Dict[str, float]]:
-  """(s, t) -> {s: score, t: score} of the pair's multi-task run, for every
+  """(a, b) -> {a: score, b: score} of the pair's multi-task run, for every
   unordered pair in `tasks` order."""
   scores = {}
   for a, b in itertools.combinations(tasks, 2):

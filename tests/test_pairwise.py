@@ -96,7 +96,8 @@ def test_cli_on_three_sample_tasks(tiny_bert_dir, tmp_path):
   assert got.shape == (3, 3)
   np.testing.assert_allclose(got, want, atol=1e-12)
   markdown = (out / "deltas.md").read_text().splitlines()
-  assert markdown[0] == "| auxiliary \\ target | chemprot | mednli | clinicalsts |"
+  assert markdown[0] == ("| auxiliary \\ target | chemprot | mednli | "
+                         "clinicalsts |")
   assert markdown[2].startswith("| chemprot | - | ")
   assert markdown[-1].startswith("| single task | 0.500 | ")
   _assert_png(out / "pairwise.png")

@@ -13,6 +13,7 @@ from bluebert_mtl import report
 from bluebert_mtl.errors import ConfigError
 from conftest import REPO_ROOT
 
+# Table rows stay whole lines, past 80 columns where they must.
 EXPECTED = """\
 # Results
 
