@@ -87,7 +87,10 @@ PREPROCESS_OUTPUTS = {
 # TensorFlow (and TF Text where argv[3] says so), never bluebert_mtl.
 # argv: jobs JSON, results pickle, "text" or "ids". A job: [key, model
 # folder, signature, inputs]; inputs are lists, or the name of an earlier
-# job whose encoder-input outputs are fed.
+# job whose encoder-input outputs are fed. Each signature runs twice: as
+# tf.saved_model.load gives it (key), and in a TF1 session from the
+# SavedModel's signature_def, as TF Serving's C++ loader runs it
+# (key + "/session").
 _LOADER = r"""
 import json, pickle, sys
 import tensorflow as tf
@@ -97,6 +100,15 @@ jobs = json.load(open(sys.argv[1]))
 models, results, specs = {}, {}, {}
 def spec(s):
   return (s.dtype.name, [-1 if d is None else d for d in s.shape.as_list()])
+def in_session(folder, signature, inputs):
+  with tf.Graph().as_default(), tf.compat.v1.Session() as session:
+    meta_graph = tf.compat.v1.saved_model.load(session, ["serve"], folder)
+    signature = meta_graph.signature_def[signature]
+    names = sorted(signature.outputs)
+    values = session.run(
+        [signature.outputs[k].name for k in names],
+        {signature.inputs[k].name: v.numpy() for k, v in inputs.items()})
+  return dict(zip(names, values))
 for key, folder, signature, inputs in jobs:
   if folder not in models:
     models[folder] = tf.saved_model.load(folder)
@@ -107,6 +119,7 @@ for key, folder, signature, inputs in jobs:
   inputs = {k: tf.constant(v, tf.string if k.startswith("text") else tf.int32)
             for k, v in inputs.items()}
   results[key] = {k: v.numpy() for k, v in function(**inputs).items()}
+  results[key + "/session"] = in_session(folder, signature, inputs)
   specs[key] = ({k: spec(s) for k, s in
                  function.structured_input_signature[1].items()},
                 {k: spec(s) for k, s in function.structured_outputs.items()})
@@ -563,6 +576,18 @@ def test_checkpoint_prefix_exports_those_weights(world):
   _assert_ids_outputs(out, world.final_reference, "chemprot")
   best = world.results["chemprot/ids_only"]["logits"]
   assert np.abs(best - out["logits"]).max() > 1e-2  # best is not final
+
+
+def test_session_runs_equal_eager_runs(world):
+  keys = [k for k in world.results if not k.endswith("/session")]
+  for key in keys:
+    eager, session = world.results[key], world.results[key + "/session"]
+    assert sorted(session) == sorted(eager), key
+    for name, value in eager.items():
+      if value.dtype.kind == "f":
+        np.testing.assert_allclose(session[name], value, atol=1e-6)
+      else:
+        assert session[name].tolist() == value.tolist(), (key, name)
 
 
 def test_signatures_as_loaded(world):
