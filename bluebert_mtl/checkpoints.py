@@ -255,11 +255,15 @@ def check_vocab_matches_config(vocab_size_from_vocab_file: int,
 
 
 def load_bert_encoder(
-    files: BertFiles) -> Tuple[BertConfig, tf_keras.layers.Layer]:
+    files: BertFiles,
+    weights_from_elsewhere: bool = False
+) -> Tuple[BertConfig, tf_keras.layers.Layer]:
   """Reads bert_config.json, checks vocab.txt and builds the loaded encoder.
 
   Args:
     files: the download's files; `files.checkpoint` None gives random weights.
+    weights_from_elsewhere: the caller restores the weights itself (from a
+      run of this port): build only, whatever `files.checkpoint` says.
 
   Returns:
     (config, encoder) with the encoder from `modeling.build_bert_encoder`.
@@ -273,6 +277,8 @@ def load_bert_encoder(
   check_vocab_matches_config(len(load_vocab(files.vocab_file)), config,
                              files.vocab_file)
   encoder = build_bert_encoder(config)
+  if weights_from_elsewhere:
+    return config, encoder
   if files.checkpoint:
     load_tf1_checkpoint(encoder, files.checkpoint, config)
   else:

@@ -20,7 +20,6 @@ import dataclasses
 import json
 import os
 import statistics
-import time
 from typing import Collection, Dict, Optional, Sequence
 
 from absl import logging
@@ -145,22 +144,19 @@ def build_trainer(config: TrainConfig, start: Start,
 
 
 def train_once(config: TrainConfig, start: Start, tasks: Sequence) -> dict:
-  """Trains (or resumes) a run and writes its timing.json; a complete run
-  (one with timing.json) is read back instead.
+  """Trains (or resumes) a run; a finished run (one with timing.json) is read
+  back instead.
 
   Returns:
     results.json's content.
   """
-  if os.path.isfile(os.path.join(config.output_dir, report.TIMING)):
+  if run_dir.is_finished(config.output_dir):
     logging.info("%s is complete (it has %s): reading its results",
-                 config.output_dir, report.TIMING)
+                 config.output_dir, run_dir.TIMING)
     return report.read_results(config.output_dir)
-  began = time.monotonic()
   trainer = build_trainer(config, start, tasks)
-  resumed = trainer.restore()
-  results = trainer.run()
-  report.write_timing(config.output_dir, time.monotonic() - began, resumed)
-  return results
+  trainer.restore()
+  return trainer.run()
 
 
 def _mean_sd(entries: Sequence[dict], split: str):

@@ -36,7 +36,6 @@ from absl import flags
 from bluebert_mtl import run_dir
 from bluebert_mtl.errors import ConfigError
 
-TIMING = "timing.json"
 
 CLINICAL = ("clinicalsts", "i2b2-2010-re", "mednli", "shareclefe")
 BIOMEDICAL = ("chemprot", "ddi2013-type", "bc5cdr-disease", "bc5cdr-chemical")
@@ -105,13 +104,6 @@ NOTE = ("Official test metric of each task; a ± gives the sample standard "
 
 # --- reading run folders ----------------------------------------------------
 
-def write_timing(folder: str, wall_seconds: float, resumed: bool):
-  """Writes timing.json: the run's wall time and whether it was resumed (then
-  the time covers only the run's last start)."""
-  with open(os.path.join(folder, TIMING), "w") as f:
-    json.dump({"wall_seconds": wall_seconds, "resumed": resumed}, f, indent=2)
-
-
 def _read_json(path: str):
   try:
     with open(path) as f:
@@ -135,7 +127,7 @@ def read_results(folder: str) -> Dict[str, dict]:
 def read_wall_seconds(folder: str) -> Optional[float]:
   """Wall time of the runs in a folder: the sum of every timing.json in it
   and below (seeds, tasks, pairs); None when there is none."""
-  paths = glob.glob(os.path.join(folder, "**", TIMING), recursive=True)
+  paths = glob.glob(os.path.join(folder, "**", run_dir.TIMING), recursive=True)
   if not paths:
     return None
   return sum(_read_json(path)["wall_seconds"] for path in sorted(paths))

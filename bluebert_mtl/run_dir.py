@@ -10,6 +10,8 @@
     tensorboard/               training and dev curves
     predictions/<task>_{dev,test}.tsv   mirroring the gold files
     results.json               {task: {"dev": {metric: v}, "test": {...}}}
+    timing.json                {"wall_seconds": s, "resumed": bool}: written
+                               last, so it also marks a finished run
 
 A run folder is self-contained: fine-tuning and export need nothing else.
 """
@@ -32,6 +34,7 @@ VOCAB = "vocab.txt"
 TASKS = "tasks.json"
 CHECKPOINTS = "checkpoints"
 RESULTS = "results.json"
+TIMING = "timing.json"
 PREDICTIONS = "predictions"
 
 
@@ -88,3 +91,14 @@ def read_train_config(run_dir: str) -> TrainConfig:
 def latest_checkpoint(run_dir: str):
   """The newest resumable checkpoint of a run, or None."""
   return tf.train.latest_checkpoint(os.path.join(run_dir, CHECKPOINTS))
+
+
+def write_timing(run_dir: str, wall_seconds: float, resumed: bool):
+  """Writes timing.json: the run's wall time over all its starts (time since
+  the last checkpoint of a killed start counts again when it is redone)."""
+  with open(os.path.join(run_dir, TIMING), "w") as f:
+    json.dump({"wall_seconds": wall_seconds, "resumed": resumed}, f, indent=2)
+
+
+def is_finished(run_dir: str) -> bool:
+  return os.path.isfile(os.path.join(run_dir, TIMING))

@@ -21,6 +21,7 @@ import json
 import logging as logging_std
 import math
 import os
+import time
 from typing import Dict, List, Optional, Sequence
 
 from absl import logging
@@ -69,12 +70,14 @@ class TrainingState:
     best_scores: float64 [num_tasks]: best dev score so far (-inf: none yet).
     best_steps: int64 [num_tasks]: step of that score.
     evals_since_best: evaluations since any task last improved.
+    wall_seconds: training wall time up to the last checkpoint, all starts.
   """
   global_step: tf.Variable
   task_batches: tf.Variable
   best_scores: tf.Variable
   best_steps: tf.Variable
   evals_since_best: tf.Variable
+  wall_seconds: tf.Variable
 
   @classmethod
   def create(cls, num_tasks: int) -> "TrainingState":
@@ -82,7 +85,8 @@ class TrainingState:
       return tf.Variable(value, dtype=dtype, trainable=False)
     return cls(var(0, tf.int64), var([0] * num_tasks, tf.int64),
                var([-np.inf] * num_tasks, tf.float64),
-               var([-1] * num_tasks, tf.int64), var(0, tf.int64))
+               var([-1] * num_tasks, tf.int64), var(0, tf.int64),
+               var(0.0, tf.float64))
 
   def as_dict(self) -> dict:
     """The variables themselves (dataclasses.asdict would copy them)."""
@@ -279,8 +283,7 @@ class Trainer:
 
   def _build_model(self, bert_files, init_encoder_checkpoint):
     _, encoder = checkpoints.load_bert_encoder(
-        dataclasses.replace(bert_files, checkpoint=None)
-        if init_encoder_checkpoint else bert_files)
+        bert_files, weights_from_elsewhere=bool(init_encoder_checkpoint))
     model = multitask_model.build_multitask_model(encoder, self.tasks)
     if init_encoder_checkpoint:
       multitask_model.restore_encoder(model, init_encoder_checkpoint)
@@ -358,6 +361,7 @@ class Trainer:
     writer = tf.summary.create_file_writer(
         os.path.join(self._worker_dir(), "tensorboard"))
     start = int(self.state.global_step.numpy())
+    self._clock = (time.monotonic(), float(self.state.wall_seconds.numpy()))
     progress = progress_lib.Progress(self.total_steps, start)
     running = {t.name: [] for t in self.tasks}
     epoch_tasks, epoch_of_tasks = None, -1
@@ -391,7 +395,7 @@ class Trainer:
           (done // self.steps_per_epoch) % config.eval_every_epochs == 0):
         stop = self._patience_exhausted(self.evaluate_dev(writer, done))
       if stop or end_of_epoch or done % config.save_checkpoints_steps == 0:
-        self.manager.save(done)
+        self._save(done)
         saved_at = done
       if stop:
         logging.info("No dev improvement in %d evaluations: stopping early",
@@ -401,8 +405,21 @@ class Trainer:
     if (self.state.best_steps.numpy() < 0).any():
       self.evaluate_dev(writer, done)
     if saved_at != done:
-      self.manager.save(done)
-    return self.write_results()
+      self._save(done)
+    results = self.write_results()
+    if self.is_chief:
+      run_dir.write_timing(self.config.output_dir, self._wall_seconds(),
+                           resumed=start > 0)
+    return results
+
+  def _wall_seconds(self) -> float:
+    """Training wall time over every start of this run, until now."""
+    began, before = self._clock
+    return before + time.monotonic() - began
+
+  def _save(self, step: int):
+    self.state.wall_seconds.assign(self._wall_seconds())
+    self.manager.save(step)
 
   def _patience_exhausted(self, improved: bool) -> bool:
     if improved:
