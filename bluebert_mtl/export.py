@@ -71,6 +71,7 @@ long-shipped ones of the tokenizer (`tokenization.py`).
 """
 
 import dataclasses
+import functools
 import os
 import shutil
 import sys
@@ -91,13 +92,17 @@ from bluebert_mtl.errors import CheckpointError, ConfigError
 PAIR_FORMATS = ("sts", "mednli")  # file formats whose rows are text pairs
 IDS_SUFFIX = "_ids"
 PREPROCESS = "preprocess"
-# Python's str.split() separators, as an RE2 class.
-_WHITESPACE = "[" + "".join(f"\\x{{{cp:X}}}" for cp in range(sys.maxunicode + 1)
-                            if chr(cp).isspace()) + "]"
 _TEXT_SPEC = tf.TensorSpec([None], tf.string)
 _IDS_SPEC = tf.TensorSpec([None, None], tf.int32)
 _NO_WORD = -1  # word position of a word without a sub-token
 _Function = tf.types.experimental.PolymorphicFunction
+
+
+@functools.lru_cache(maxsize=None)
+def _whitespace_class() -> str:
+  """Python's `str.split()` separators, as an RE2 class."""
+  return "[" + "".join(f"\\x{{{cp:X}}}" for cp in range(sys.maxunicode + 1)
+                       if chr(cp).isspace()) + "]"
 
 
 def is_pair_task(task) -> bool:
@@ -161,7 +166,9 @@ class Preprocessor(tf.Module):
 
   def __init__(self, tokenizer: tokenization.FullTokenizer,
                max_seq_length: int, second_text_first: bool):
-    """Args:
+    """Keeps the run's preprocessing settings.
+
+    Args:
       tokenizer: the run's tokenizer.
       max_seq_length: the run's longest packed row.
       second_text_first: pack pairs as [CLS] b [SEP] a [SEP].
@@ -208,10 +215,14 @@ class Preprocessor(tf.Module):
     """Tagging texts as `features.featurize_tagged` rows of <= max_words words.
 
     Args:
-      texts: string [B].
+      texts: string [B], one sentence each.
       max_words: the task's longest piece, in words.
+
+    Returns:
+      the rows and where each word's first sub-token is in them.
     """
-    words = tf.strings.split(tf.strings.regex_replace(texts, _WHITESPACE, " "))
+    words = tf.strings.split(
+        tf.strings.regex_replace(texts, _whitespace_class(), " "))
     words_per_text = words.row_lengths()  # int64 [B]
     rows_per_text = tf.maximum(
         tf.constant(1, tf.int64), -(-words_per_text // max_words))
@@ -238,22 +249,26 @@ class Preprocessor(tf.Module):
 
 
 def _softmax_decode(labels, logits):
-  """Argmax label names and softmax of float32 logits [..., C]."""
+  """(string [...] argmax label names, float32 [..., C] softmax) of float32
+  logits [..., C]."""
   return (tf.gather(tf.constant(labels), tf.argmax(logits, -1)),
           tf.nn.softmax(logits, -1))
 
 
 def _classification(task, logits):
+  """logits float32 [B, C] -> label, probabilities."""
   label, probabilities = _softmax_decode(task.labels, logits)
   return {"label": label, "probabilities": probabilities}
 
 
 def _regression(task, score):
+  """score float32 [B] -> score."""
   del task
   return {"score": score}
 
 
 def _multilabel(task, logits):
+  """logits float32 [B, C] -> probabilities, predicted, labels."""
   predicted = logits > 0.0  # sigmoid(logit) > 0.5
   names = tf.broadcast_to(tf.constant(task.labels), tf.shape(logits))
   labels = tf.ragged.boolean_mask(names, predicted).to_tensor(
@@ -263,6 +278,7 @@ def _multilabel(task, logits):
 
 
 def _token_tags(task, logits):
+  """logits float32 [B, T, C] -> token_tags, probabilities."""
   tags, probabilities = _softmax_decode(task.labels, logits)
   return {"token_tags": tags, "probabilities": probabilities}
 
@@ -478,7 +494,7 @@ def export_run(model_dir: str, export_dir: str,
                       f"{version}")
   source = RunSource.resolve(model_dir)
   tasks = {t.name: t for t in run_dir.read_tasks(source.run_dir)}
-  task_names = list(task_names or tasks)
+  task_names = list(dict.fromkeys(task_names or tasks))
   for name in task_names:
     if name not in tasks:
       raise ConfigError(
