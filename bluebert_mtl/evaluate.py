@@ -41,7 +41,7 @@ def evaluate_files(task, gold_file: str, pred_file: str) -> dict:
     raise DataError(gold_file, None, "has no labels to score against")
   if any(label is None for _, label in predicted):
     raise DataError(pred_file, None, "has no predicted labels")
-  return dict(task.score(gold, dict(predicted)), task=task.name)
+  return dict(task.score(gold, predicted), task=task.name)
 
 
 def main(argv):

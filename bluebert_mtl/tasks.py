@@ -36,14 +36,14 @@ from bluebert_mtl import task_kinds
 from bluebert_mtl.errors import ConfigError
 
 
-def _columns(gold: Sequence[Tuple[str, object]], predictions: dict):
-  """Row-aligned (guids, gold labels, predicted labels)."""
+def rows_for(gold: Sequence[Tuple[str, object]], predictions: dict) -> list:
+  """Predictions keyed by guid as rows aligned with the gold rows (a relation
+  pair with several gold rows gets its one prediction on each)."""
   missing = sorted({guid for guid, _ in gold} - set(predictions))
   if missing:
     raise ConfigError(f"no prediction for {len(missing)} gold rows, e.g. "
                       f"{', '.join(missing[:5])}")
-  guids = [guid for guid, _ in gold]
-  return guids, [label for _, label in gold], [predictions[g] for g in guids]
+  return [(guid, predictions[guid]) for guid, _ in gold]
 
 
 def _pearson(task, guids, gold, predicted):
@@ -141,13 +141,22 @@ class TaskSpec:
                               out_path, self.labels)
 
   def score(self, gold: Sequence[Tuple[str, object]],
-            predictions: dict) -> dict:
-    """The official metric: gold (guid, label) rows vs guid -> prediction.
+            predicted: Sequence[Tuple[str, object]]) -> dict:
+    """The official metric of predicted rows against gold rows.
+
+    Args:
+      gold: (guid, label) rows in file order.
+      predicted: (guid, label) rows with the same guids in the same order.
 
     Returns:
       {"metric": name, "value": float, ...details} (`metrics.py`).
     """
-    scores = METRICS[self.metric](self, *_columns(gold, predictions))
+    guids = [guid for guid, _ in gold]
+    if guids != [guid for guid, _ in predicted]:
+      raise ConfigError(f"task {self.name}: predicted rows do not match the "
+                        "gold rows")
+    scores = METRICS[self.metric](self, guids, [label for _, label in gold],
+                                  [label for _, label in predicted])
     return dict(scores, metric=self.metric)
 
 

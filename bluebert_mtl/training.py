@@ -39,6 +39,7 @@ from bluebert_mtl import run_dir
 from bluebert_mtl import sampling
 from bluebert_mtl import task_data
 from bluebert_mtl import task_kinds
+from bluebert_mtl import tasks as tasks_lib
 from bluebert_mtl import tokenization
 from bluebert_mtl.config import BertFiles, TrainConfig
 from bluebert_mtl.errors import BlueBertError, ConfigError
@@ -213,7 +214,9 @@ def predict(predict_step, split: task_data.SplitData,
 def score_split(task, split: task_data.SplitData, predictions: dict):
   """The task's official metric on a labelled split, else None."""
   gold = task_data.gold_labels(task, split)
-  return None if gold is None else task.score(gold, predictions)
+  if gold is None:
+    return None
+  return task.score(gold, tasks_lib.rows_for(gold, predictions))
 
 
 class Trainer:
