@@ -1,0 +1,205 @@
+"""How close a BERT-base training step comes to the CPU's matmul limit.
+
+  .venv/bin/python -m benchmarks.bench_efficiency [--batch_size=8]
+
+The step is ours: `training.make_train_step` on a BERT-base shaped encoder
+(L=12, H=768, 12 heads, I=3072, vocab 30522, random weights) with one
+classification head (6 classes), Adamax with weight decay and clipping, on
+a batch of `--batch_size` rows of 128 real tokens (no padding).
+
+FLOPs of one step (forward + backward; a multiply-add is 2 FLOPs):
+
+  6 * N * B * T            every token through the blocks' dense layers,
+                           N = L * (4 H^2 + 2 H I) weights
+  + 12 * L * B * T^2 * H   attention scores Q K^T and weighted sum P V
+  + 6 * (H^2 + H C) * B    pooler and head, on the [CLS] row only
+
+(the embedding lookups, softmax, LayerNorm, GELU and the optimizer update
+are memory-bound and counted as zero FLOPs: they are part of what keeps a
+step from the limit.)
+
+The limit, measured in the same run at the same precision:
+  plain tf.matmul    the FLOP/s of one large square tf.matmul (2048^3)
+  same-shape GEMMs   the time the step's own matrix products take as plain
+                     tf.matmul calls (every dense layer forward, input
+                     gradient and weight gradient; the attention batched
+                     products, forward and both gradients), at the FLOP/s
+                     measured for each shape: the step's matmul-bound time
+
+Efficiency = matmul-bound time / step time (= achieved FLOP/s over the
+shape-weighted matmul FLOP/s). bf16 is measured only where the CPU has
+native bf16 (avx512_bf16 or amx_bf16 in lscpu's flags).
+"""
+
+import time
+
+from absl import app
+from absl import flags
+
+from benchmarks import common
+import numpy as np
+import tensorflow as tf
+import tf_keras
+
+from bluebert_mtl import datasets
+from bluebert_mtl import distribution
+from bluebert_mtl import features as features_lib
+from bluebert_mtl import modeling
+from bluebert_mtl import multitask_model
+from bluebert_mtl import optimization
+from bluebert_mtl import tasks as tasks_lib
+from bluebert_mtl import training
+from bluebert_mtl.config import BertConfig, TrainConfig
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("batch_size", 8, "Rows per step.")
+flags.DEFINE_integer("seq_length", 128, "Tokens per row (all real).")
+flags.DEFINE_integer("warmup_steps", 2, "Steps before measuring.")
+flags.DEFINE_integer("steps", 5, "Measured steps per variant.")
+flags.DEFINE_list("variants", ["default", "jit_compile"],
+                  "Step variants: default, jit_compile (XLA).")
+flags.DEFINE_list("precisions", ["fp32", "bf16"],
+                  "fp32 and/or bf16 (bf16 only on CPUs with native bf16).")
+flags.DEFINE_float("min_matmul_seconds", 0.5,
+                   "Each matmul shape is repeated for at least this long.")
+
+BASE = BertConfig(vocab_size=30522)  # BERT-base defaults: L=12, H=768, I=3072
+TASK = tasks_lib.get_task("chemprot")  # a pooled 6-class head
+DTYPES = {"fp32": tf.float32, "bf16": tf.bfloat16}
+
+
+def native_bf16() -> bool:
+  return bool({"avx512_bf16", "amx_bf16"} & common.cpu_flags())
+
+
+def step_flops(config: BertConfig, batch: int, seq: int, classes: int):
+  """(total, dense part, attention part) FLOPs of one training step."""
+  h, i, layers = config.hidden_size, config.intermediate_size, \
+      config.num_hidden_layers
+  weights = layers * (4 * h * h + 2 * h * i)
+  dense = 6 * weights * batch * seq
+  attention = 12 * layers * batch * seq * seq * h
+  pooled = 6 * (h * h + h * classes) * batch
+  return dense + attention + pooled, dense, attention
+
+
+def gemm_shapes(config: BertConfig, batch: int, seq: int):
+  """The step's matrix products as (count, [batch dims], m, k, n,
+  transpose_a, transpose_b): each dense layer forward, input gradient and
+  weight gradient; each attention product forward and its two gradients."""
+  h, i, layers = config.hidden_size, config.intermediate_size, \
+      config.num_hidden_layers
+  heads = config.num_attention_heads
+  rows, d = batch * seq, h // heads
+  shapes = []
+  for count, k, n in ((4 * layers, h, h), (layers, h, i), (layers, i, h)):
+    shapes += [(count, [], rows, k, n, False, False),   # y = x W
+               (count, [], rows, n, k, False, True),    # dx = dy W^T
+               (count, [], k, rows, n, True, False)]    # dW = x^T dy
+  bh = [batch * heads]
+  shapes += [(layers, bh, seq, d, seq, False, True),   # S = Q K^T
+             (layers, bh, seq, seq, d, False, False),  # dQ = dS K
+             (layers, bh, seq, seq, d, True, False),   # dK = dS^T Q
+             (layers, bh, seq, seq, d, False, False),  # O = P V
+             (layers, bh, seq, d, seq, False, True),   # dP = dO V^T
+             (layers, bh, seq, seq, d, True, False)]   # dV = P^T dO
+  return shapes
+
+
+def matmul_rate(dtype, lead, m, k, n, transpose_a, transpose_b) -> float:
+  """FLOP/s of tf.matmul for C[lead, m, n] = op(A) op(B), inner size k."""
+  a_shape = lead + ([k, m] if transpose_a else [m, k])
+  b_shape = lead + ([n, k] if transpose_b else [k, n])
+  a = tf.random.normal(a_shape, dtype=tf.float32)
+  b = tf.random.normal(b_shape, dtype=tf.float32)
+  a, b = tf.cast(a, dtype), tf.cast(b, dtype)
+
+  @tf.function
+  def product(a, b):
+    return tf.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+
+  product(a, b).numpy()
+  reps, elapsed = 0, 0.0
+  start = time.perf_counter()
+  while elapsed < FLAGS.min_matmul_seconds:
+    product(a, b).numpy()
+    reps += 1
+    elapsed = time.perf_counter() - start
+  return 2.0 * int(np.prod(lead or [1])) * m * k * n * reps / elapsed
+
+
+def matmul_limits(dtype, config, batch, seq):
+  """(large square FLOP/s, the step's matmul-bound seconds, its FLOPs)."""
+  square = matmul_rate(dtype, [], 2048, 2048, 2048, False, False)
+  bound, flops = 0.0, 0
+  for count, lead, m, k, n, ta, tb in gemm_shapes(config, batch, seq):
+    f = 2 * int(np.prod(lead or [1])) * m * k * n
+    bound += count * f / matmul_rate(dtype, lead, m, k, n, ta, tb)
+    flops += count * f
+  return square, bound, flops
+
+
+def make_step(precision: str, jit_compile: bool):
+  """Our compiled training step on a fresh BERT-base and its input batch."""
+  training.set_precision(None if precision == "fp32" else precision)
+  strategy = distribution.make_strategy("one_device")
+  config = TrainConfig(tasks=(TASK.name,), data_dir="", output_dir="",
+                       jit_compile=jit_compile)
+  with strategy.scope():
+    model = multitask_model.build_multitask_model(
+        modeling.build_bert_encoder(BASE), [TASK])
+    optimizer = optimization.create_optimizer(
+        "adamax", optimization.WarmupLinearDecay(5e-5, 1000, 100),
+        global_clipnorm=None)
+    optimizer.build(model.trainable_variables)
+  b, t = FLAGS.batch_size, FLAGS.seq_length
+  rng = np.random.default_rng(0)
+  feats = [features_lib.Features(
+      f"row{r}", tuple(int(x) for x in rng.integers(1000, 30000, t)),
+      (0,) * t, label=int(rng.integers(len(TASK.labels)))) for r in range(b)]
+  batch = datasets.pad_batch(feats, np.arange(b), b, with_labels=True)
+  step = training.make_train_step(
+      strategy, model, TASK, optimizer, config,
+      datasets.batch_signature(feats, with_labels=True))
+  return step, {k: tf.constant(v) for k, v in batch.items()}
+
+
+def main(argv):
+  del argv
+  common.require_inputs(need_minilm=False, need_data=False,
+                        need_reference=False)
+  common.print_header("BERT-base training step vs the matmul limit",
+                      common.command_line())
+  b, t = FLAGS.batch_size, FLAGS.seq_length
+  total, dense, attention = step_flops(BASE, b, t, len(TASK.labels))
+  print(f"BERT-base L={BASE.num_hidden_layers} H={BASE.hidden_size} "
+        f"I={BASE.intermediate_size}, batch {b} x {t} tokens: "
+        f"{total / 1e9:.1f} GFLOP per step ({dense / 1e9:.1f} dense, "
+        f"{attention / 1e9:.1f} attention)")
+  rows = []
+  for precision in FLAGS.precisions:
+    if precision == "bf16" and not native_bf16():
+      print("bf16: not measured: the CPU has neither avx512_bf16 nor "
+            "amx_bf16 (lscpu flags), so bf16 matmuls are emulated")
+      continue
+    for variant in FLAGS.variants:
+      step, batch = make_step(precision, variant == "jit_compile")
+      for _ in range(FLAGS.warmup_steps):
+        float(step(batch)[0])
+      seconds = [common.timed(lambda: float(step(batch)[0]))
+                 for _ in range(FLAGS.steps)]
+      square, bound, gemm_flops = matmul_limits(DTYPES[precision], BASE, b, t)
+      achieved = total / common.median(seconds)
+      rows.append([precision, variant, 1000 * common.median(seconds),
+                   achieved / 1e9, square / 1e9, achieved / square,
+                   gemm_flops / bound / 1e9, bound / common.median(seconds)])
+  training.set_precision(None)
+  tf_keras.backend.clear_session()
+  common.print_table(
+      ["precision", "step", "median step ms", "achieved GFLOP/s",
+       "tf.matmul 2048^3 GFLOP/s", "x plain matmul",
+       "same-shape GEMMs GFLOP/s", "x matmul-bound (goal >= 0.8)"], rows)
+
+
+if __name__ == "__main__":
+  app.run(main)

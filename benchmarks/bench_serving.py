@@ -1,0 +1,164 @@
+"""Serving: the exported raw-text SavedModel vs the PyTorch reference, eager.
+
+  .venv/bin/python -m benchmarks.bench_serving [--texts=200] [--rounds=3]
+
+Ours: a run folder holding the MiniLM encoder (build/minilm_tf1) and a
+chemprot head is exported by `export.export_run` (what export_savedmodel.py
+does), and EXPORT/chemprot/1 is loaded back with `tf.saved_model.load`; its
+`serving_default` signature takes raw text and returns the label and the
+probabilities, with the tokenizer in the graph.
+
+The reference (benchmarks/reference/torch_mt.py `TextClassifier`): the Hugging
+Face BertModel with the same MiniLM weights and the same head weights, in
+eval mode under torch.inference_mode, tokenizing with transformers' own
+tokenizers built from the same vocab.txt (lower-casing): `BertTokenizer`
+(pure Python) and `BertTokenizerFast` (Rust), one reference row each.
+
+Texts: chemprot test sentences of the public BLUE data. Latency: one text a
+call, `--texts` calls; throughput: `--batch_size` texts a call over
+`--batch_texts` texts. Every side runs each measurement once per round,
+alternating, over `--rounds` rounds; p50/p95 are over all calls of all
+rounds, throughput over the median round. The two sides' probabilities are
+compared on the first batch.
+"""
+
+import os
+import tempfile
+
+from absl import app
+from absl import flags
+
+from benchmarks import common
+import numpy as np
+import tensorflow as tf
+
+from bluebert_mtl import checkpoints
+from bluebert_mtl import export
+from bluebert_mtl import multitask_model
+from bluebert_mtl import readers
+from bluebert_mtl import run_dir
+from bluebert_mtl import tasks as tasks_lib
+from bluebert_mtl.config import BertFiles, TrainConfig
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("texts", 200, "One-text calls per side and round.")
+flags.DEFINE_integer("batch_size", 32, "Texts per call for throughput.")
+flags.DEFINE_integer("batch_texts", 640, "Texts per side and round for "
+                     "throughput.")
+flags.DEFINE_integer("rounds", 3, "Rounds (alternating sides).")
+flags.DEFINE_integer("max_seq_length", 128, "Truncation length.")
+
+TASK = tasks_lib.get_task("chemprot")
+TOKENIZERS = {"slow": "BertTokenizer", "fast": "BertTokenizerFast"}
+
+
+def write_run(folder: str):
+  """A run folder with the MiniLM encoder and a fresh chemprot head; returns
+  the head's (kernel [H, C], bias [C])."""
+  files = BertFiles.resolve(bert_dir=common.MINILM_TF1_DIR)
+  config = TrainConfig(tasks=(TASK.name,), data_dir=common.BLUE_PUBLIC_DIR,
+                       output_dir=folder,
+                       max_seq_length=FLAGS.max_seq_length)
+  run_dir.write_run_files(folder, config, files.config_file, files.vocab_file,
+                          [TASK])
+  _, encoder = checkpoints.load_bert_encoder(files)
+  model = multitask_model.build_multitask_model(encoder, [TASK])
+  multitask_model.model_checkpoint(model).write(run_dir.final_weights(folder))
+  head = model.get_layer(TASK.name).dense
+  return head.kernel.numpy(), head.bias.numpy()
+
+
+def chemprot_texts(count: int):
+  path = readers.find_split_file(
+      os.path.join(common.BLUE_PUBLIC_DIR, TASK.name), "test")
+  texts = list(dict.fromkeys(ex.text_a for ex in TASK.read(path)))
+  return (texts * (count // len(texts) + 1))[:count]
+
+
+def our_calls(serve, texts, batch_size):
+  """Seconds of each call of the SavedModel signature on the texts."""
+  seconds = []
+  for i in range(0, len(texts), batch_size):
+    batch = tf.constant(texts[i:i + batch_size])
+    seconds.append(common.timed(lambda b=batch: serve(text=b)["label"].numpy()))
+  return seconds
+
+
+def main(argv):
+  del argv
+  common.require_inputs()
+  common.print_header("Serving latency and throughput", common.command_line())
+  work = tempfile.mkdtemp(prefix="bench_serving_")
+  kernel, bias = write_run(os.path.join(work, "run"))
+  export.export_run(os.path.join(work, "run"), os.path.join(work, "export"),
+                    [TASK.name])
+  serve = tf.saved_model.load(
+      os.path.join(work, "export", TASK.name, "1")).signatures[
+          "serving_default"]
+  head_file = os.path.join(work, "head.npz")
+  np.savez(head_file, kernel=kernel, bias=bias)
+
+  latency_texts = chemprot_texts(FLAGS.texts)
+  batch_texts = chemprot_texts(FLAGS.batch_texts)
+  sides = ["ours"] + list(TOKENIZERS)
+  latency = {side: [] for side in sides}
+  throughput = {side: [] for side in sides}
+  with common.ReferenceWorker() as reference:
+    for tokenizer in TOKENIZERS:
+      reference.call("serve_setup", model_dir=common.hf_minilm_dir(),
+                     head=head_file, labels=list(TASK.labels),
+                     vocab_file=os.path.join(common.MINILM_TF1_DIR,
+                                             "vocab.txt"),
+                     tokenizer=tokenizer,
+                     max_seq_length=FLAGS.max_seq_length)
+    print(f"reference: {common.describe_reference(reference.versions)}")
+    check = batch_texts[:FLAGS.batch_size]
+    ours_out = serve(text=tf.constant(check))
+    for tokenizer in TOKENIZERS:
+      theirs = reference.call("predict", tokenizer=tokenizer, texts=check)
+      diff = np.abs(ours_out["probabilities"].numpy() -
+                    np.array(theirs["probabilities"])).max()
+      same = sum(a.decode() == b for a, b in
+                 zip(ours_out["label"].numpy(), theirs["labels"]))
+      print(f"check vs {TOKENIZERS[tokenizer]}: same label {same} of "
+            f"{len(check)}, max |probability difference| {diff:.2e}")
+    # Warm-up: every side, both call sizes.
+    our_calls(serve, batch_texts[:2 * FLAGS.batch_size], FLAGS.batch_size)
+    our_calls(serve, latency_texts[:10], 1)
+    for tokenizer in TOKENIZERS:
+      reference.call("serve", tokenizer=tokenizer,
+                     texts=batch_texts[:2 * FLAGS.batch_size],
+                     batch_size=FLAGS.batch_size)
+      reference.call("serve", tokenizer=tokenizer, texts=latency_texts[:10],
+                     batch_size=1)
+    for r in range(FLAGS.rounds):
+      order = sides if r % 2 == 0 else sides[::-1]
+      for side in order:
+        for texts, size, into in ((latency_texts, 1, latency),
+                                  (batch_texts, FLAGS.batch_size, throughput)):
+          if side == "ours":
+            seconds = our_calls(serve, texts, size)
+          else:
+            seconds = reference.call("serve", tokenizer=side, texts=texts,
+                                     batch_size=size)["seconds"]
+          into[side].append(seconds)
+
+  names = {"ours": "ours: exported SavedModel (raw text, in-graph tokenizer)",
+           "slow": "reference: HF BertModel eager + BertTokenizer",
+           "fast": "reference: HF BertModel eager + BertTokenizerFast"}
+  rows = []
+  for side in sides:
+    calls = [s for round_ in latency[side] for s in round_]
+    rates = [len(batch_texts) / sum(round_) for round_ in throughput[side]]
+    rows.append([names[side], 1000 * common.percentile(calls, 50),
+                 1000 * common.percentile(calls, 95), common.median(rates)])
+  common.print_table(["model", "p50 ms (1 text)", "p95 ms (1 text)",
+                      f"texts/s (batch {FLAGS.batch_size})"], rows)
+  for i, side in enumerate(TOKENIZERS, start=1):
+    print(f"ours / {TOKENIZERS[side]} reference: p50 latency x"
+          f"{rows[0][1] / rows[i][1]:.3f}, p95 x{rows[0][2] / rows[i][2]:.3f} "
+          f"(goal <= 0.7), throughput x{rows[0][3] / rows[i][3]:.3f}")
+
+
+if __name__ == "__main__":
+  app.run(main)

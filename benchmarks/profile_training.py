@@ -1,0 +1,249 @@
+"""Where the time of our MT training step goes (MiniLM, public BLUE mix).
+
+  .venv/bin/python -m benchmarks.profile_training [--profile_steps=24]
+
+The same setup as bench_training (its flags apply: --batch_size,
+--intra_op_threads, ...). After warm-up, the same `--profile_steps`
+schedule batches are run through each variant below, the variants
+alternating, `--rounds` times; each row is the median over rounds of the
+mean time per step. Every difference between two rows is measured on the
+same batches:
+
+  loop (tf.data)            next(stream) + the Trainer's step + float(loss),
+                            as Trainer.run
+  step (tensors ready)      the Trainer's step on batches already in memory
+                            as tensors: loop - this = input pipeline
+  step (numpy in)           the step fed numpy dicts: conversion cost
+  forward + backward        loss and gradients only (no clip, no update):
+                            step - this = clipping + optimizer update
+  forward                   training-mode forward and loss only
+  step, word embeddings     the step with the 30522-row table frozen: step -
+    frozen                  this = its gradient and its optimizer update
+  step, optimizer XLA       the Trainer's step with the tf-keras optimizer's
+                            per-variable XLA update (tf-keras turns it off
+                            when there is no GPU)
+
+Then micro-measurements: one Adamax update (with weight decay) of the
+word-embedding table alone, for a sparse (IndexedSlices) gradient of one
+batch's rows, as the step does, and for a lazy row-only update (a changed
+update rule, for comparison); the Python side of the Trainer loop (state
+counters, progress sum); and the gradient norm that the step clips with vs
+the norm of the densified gradients.
+"""
+
+import contextlib
+
+from absl import app
+from absl import flags
+
+from benchmarks import bench_training
+from benchmarks import common
+import numpy as np
+import tensorflow as tf
+import tf_keras
+
+from bluebert_mtl import multitask_model
+from bluebert_mtl import optimization
+from bluebert_mtl import task_kinds
+from bluebert_mtl import training
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("profile_steps", 24, "Batches per variant and round.")
+flags.DEFINE_integer("rounds", 2, "Rounds over the variants.")
+
+
+def task_functions(trainer, task, spec):
+  """(forward+backward, forward) tf.functions of one task, no update."""
+  view = multitask_model.task_model(trainer.model, task.name)
+  loss_fn = task_kinds.KINDS[task.kind].loss
+  variables = view.trainable_variables
+
+  def loss_of(batch):
+    outputs = view({k: batch[k] for k in multitask_model.INPUT_NAMES},
+                   training=True)
+    loss_sum, count = loss_fn(batch["label"], outputs, batch["example_weight"])
+    return loss_sum / tf.maximum(count, 1.0)
+
+  @tf.function(input_signature=[spec])
+  def forward_backward(batch):
+    with tf.GradientTape() as tape:
+      loss = loss_of(batch)
+    return loss, tf.linalg.global_norm(tape.gradient(loss, variables))
+
+  @tf.function(input_signature=[spec])
+  def forward(batch):
+    return loss_of(batch), loss_of(batch) * 0.0
+
+  return forward_backward, forward
+
+
+@contextlib.contextmanager
+def frozen(layer):
+  layer.trainable = False
+  try:
+    yield
+  finally:
+    layer.trainable = True
+
+
+def make_steps(side, config):
+  t = side.trainer
+  return {task.name: training.make_train_step(
+      t.strategy, t.model, task, t.optimizer, config,
+      side.steps[task.name].input_signature[0]) for task in t.tasks}
+
+
+def run_all(functions, names, batches):
+  """Mean seconds per step of functions[name](batch) + float(first output)."""
+  seconds = [common.timed(lambda n=n, b=b: float(functions[n](b)[0]))
+             for n, b in zip(names, batches)]
+  return float(np.mean(seconds))
+
+
+def embedding_update_costs(table_shape, rows: int):
+  """Seconds of one Adamax update of a table: (sparse gradient as the step
+  gives it, lazy row-only update)."""
+  variable = tf.Variable(tf.random.normal(table_shape) * 0.02)
+  optimizer = optimization.create_optimizer(
+      "adamax", 5e-5, weight_decay=0.01, global_clipnorm=None)
+  optimizer.build([variable])
+  indices = tf.random.uniform([rows], 0, table_shape[0], tf.int32)
+  values = tf.random.normal([rows, table_shape[1]]) * 1e-3
+  grad = tf.IndexedSlices(values, indices, tf.constant(table_shape))
+
+  @tf.function
+  def keras_update():
+    optimizer.apply_gradients([(grad, variable)])
+
+  m = tf.Variable(tf.zeros(table_shape))
+  u = tf.Variable(tf.zeros(table_shape))
+
+  @tf.function
+  def lazy_update():
+    unique, position = tf.unique(indices)
+    summed = tf.math.unsorted_segment_sum(values, position, tf.size(unique))
+    m_rows = 0.9 * tf.gather(m, unique) + 0.1 * summed
+    u_rows = tf.maximum(0.999 * tf.gather(u, unique), tf.abs(summed))
+    v_rows = tf.gather(variable, unique)
+    m.scatter_update(tf.IndexedSlices(m_rows, unique))
+    u.scatter_update(tf.IndexedSlices(u_rows, unique))
+    variable.scatter_update(tf.IndexedSlices(
+        v_rows * (1 - 5e-5 * 0.01) - 5e-5 * m_rows / (u_rows + 1e-6), unique))
+
+  costs = []
+  for fn in (keras_update, lazy_update):
+    fn()
+    costs.append(common.median([common.timed(fn) for _ in range(10)]))
+  return costs
+
+
+def loop_overhead(trainer, batch):
+  """Seconds of the Python work Trainer.run adds per step around the step."""
+  one_hot = np.eye(len(trainer.tasks), dtype=np.int64)[0]
+
+  def extras():
+    trainer.state.global_step.assign_add(1)
+    trainer.state.task_batches.assign_add(one_hot)
+    int(batch["example_weight"].numpy().sum())
+  extras()
+  return common.median([common.timed(extras) for _ in range(200)])
+
+
+def clip_norms(trainer, task, batch):
+  """(norm as the step computes it, norm of the densified gradients)."""
+  view = multitask_model.task_model(trainer.model, task.name)
+  with tf.GradientTape() as tape:
+    outputs = view({k: batch[k] for k in multitask_model.INPUT_NAMES},
+                   training=False)
+    loss_sum, count = task_kinds.KINDS[task.kind].loss(
+        batch["label"], outputs, batch["example_weight"])
+  grads = [g for g in tape.gradient(loss_sum / count,
+                                    view.trainable_variables)
+           if g is not None]
+  dense = [tf.convert_to_tensor(g) for g in grads]
+  return (float(tf.linalg.global_norm(grads)),
+          float(tf.linalg.global_norm(dense)))
+
+
+def main(argv):
+  del argv
+  common.require_inputs(need_reference=False)
+  bench_training.configure_threads()
+  common.print_header("Profile of our MT training step", common.command_line())
+  config = bench_training.train_config("profile_training_")
+  side = bench_training.OurSide(config)
+  trainer = side.trainer
+  warm = len(trainer.tasks) + FLAGS.warmup_steps
+  names = bench_training.step_order(side, FLAGS.warmup_steps,
+                                    FLAGS.profile_steps)
+  numpy_batches = bench_training.numpy_batches(side, names)
+  tensor_batches = [{k: tf.constant(v) for k, v in b.items()}
+                    for b in numpy_batches]
+  side.run(names[:warm])
+  specs = {n: s.input_signature[0] for n, s in side.steps.items()}
+  grads_fns = {t.name: task_functions(trainer, t, specs[t.name])
+               for t in trainer.tasks}
+  embedding = multitask_model.encoder_of(
+      trainer.model).get_embedding_layer()
+  with frozen(embedding):
+    frozen_steps = make_steps(side, config)
+  trainer.optimizer.jit_compile = True
+  xla_steps = make_steps(side, config)
+  trainer.optimizer.jit_compile = False
+  fb = {n: f[0] for n, f in grads_fns.items()}
+  fw = {n: f[1] for n, f in grads_fns.items()}
+
+  variants = {
+      "loop (tf.data)": None,
+      "step (tensors ready)": (side.steps, tensor_batches),
+      "step (numpy in)": (side.steps, numpy_batches),
+      "forward + backward": (fb, tensor_batches),
+      "forward": (fw, tensor_batches),
+      "step, word embeddings frozen": (frozen_steps, tensor_batches),
+      "step, optimizer XLA": (xla_steps, tensor_batches),
+  }
+  # Warm-up (traces) of every variant on every task's first batch.
+  first = slice(0, len(trainer.tasks))
+  for variant in variants.values():
+    if variant:
+      run_all(variant[0], names[first], variant[1][first])
+  seconds = {name: [] for name in variants}
+  for _ in range(FLAGS.rounds):
+    for name, variant in variants.items():
+      if variant is None:
+        side.restart_streams()
+        for n in names[:warm]:  # skip to the measured batches
+          next(side.streams[n])
+        seconds[name].append(float(np.mean(side.run(names[warm:])[0])))
+      else:
+        functions, batches = variant
+        seconds[name].append(run_all(functions, names[warm:],
+                                     batches[warm:]))
+  base = common.median(seconds["step (tensors ready)"])
+  common.print_table(
+      ["variant", "ms per step (median of rounds)", "x step", "rounds (ms)"],
+      [[name, 1000 * common.median(s), common.median(s) / base,
+        " ".join(f"{1000 * v:.0f}" for v in s)] for name, s in seconds.items()])
+
+  table = embedding.embeddings
+  rows = int(np.mean([b["input_mask"].size for b in numpy_batches[warm:]]))
+  sparse, lazy = embedding_update_costs(table.shape, rows)
+  print(f"Adamax + weight decay update of the {table.shape[0]}x"
+        f"{table.shape[1]} word-embedding table, gradient of {rows} rows: "
+        f"{1000 * sparse:.1f} ms as the step does it (dense passes over the "
+        f"table), {1000 * lazy:.1f} ms as a lazy row-only update")
+  print(f"Python work of Trainer.run around each step: "
+        f"{1e6 * loop_overhead(trainer, tensor_batches[warm]):.0f} us")
+  norms = [clip_norms(trainer, t, tensor_batches[i])
+           for i, t in enumerate(trainer.tasks)]
+  print("gradient norm the step clips with vs norm of the densified "
+        "gradients, first batch of each task (eval mode):")
+  common.print_table(["task", "step's norm", "dense norm", "ratio"],
+                     [[t.name, a, b, a / b]
+                      for t, (a, b) in zip(trainer.tasks, norms)])
+  print(f"tracings per task step: {side.tracing_counts()}")
+  tf_keras.backend.clear_session()
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,126 @@
+"""The reference's worker process: JSON-line requests on stdin, replies on stdout.
+
+Started by `benchmarks/common.py` (`ReferenceWorker`) with the reference venv's
+Python; it never imports TensorFlow or bluebert_mtl. Requests ({"op": ...}):
+
+  versions                     -> torch / transformers versions, threads
+  train_setup  model_dir, tasks, batches (.npz of common.save_batches),
+               learning_rate, warmup_steps, total_steps, weight_decay,
+               clip_norm       -> {"steps": number of batches}
+  train        start, end      -> {"seconds": [per step], "losses": [...]}
+                                  (steps start..end-1 of the batches)
+  serve_setup  model_dir, head (.npz with kernel, bias), labels, vocab_file,
+               tokenizer ("slow": BertTokenizer, "fast": BertTokenizerFast),
+               max_seq_length  -> {}  (one classifier per tokenizer)
+  serve        tokenizer, texts, batch_size -> {"seconds": [per call]}
+  predict      tokenizer, texts -> {"labels": [...], "probabilities": [...]}
+  quit
+
+A step's time runs from the numpy batch to the loss as a Python float, the
+conversion to tensors included (what a DataLoader would hand over).
+"""
+
+import json
+import os
+import sys
+import time
+import traceback
+
+import numpy as np
+import torch
+import transformers
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_mt  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def load_batches(path: str):
+  """(task names, numpy batch dicts) of an .npz of `common.save_batches`."""
+  data = np.load(path)
+  tasks = [str(t) for t in data["tasks"]]
+  batches = [{} for _ in tasks]
+  for key in data.files:
+    if key != "tasks":
+      index, name = key.split("/", 1)
+      batches[int(index)][name] = data[key]
+  return tasks, batches
+
+
+class Worker:
+  """Holds the reference's state between requests."""
+
+  def __init__(self):
+    threads = os.environ.get("REFERENCE_THREADS")
+    if threads:
+      torch.set_num_threads(int(threads))
+    self.trainer = None
+    self.tasks, self.batches = [], []
+    self.classifiers = {}
+
+  def versions(self):
+    return {"torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "torch threads": torch.get_num_threads(),
+            "interop threads": torch.get_num_interop_threads()}
+
+  def train_setup(self, model_dir, tasks, batches, learning_rate,
+                  warmup_steps, total_steps, weight_decay, clip_norm):
+    torch.manual_seed(0)
+    model = torch_mt.MultiTaskBert(model_dir, tasks)
+    self.trainer = torch_mt.Trainer(model, learning_rate, warmup_steps,
+                                    total_steps, weight_decay, clip_norm)
+    self.tasks, self.batches = load_batches(batches)
+    return {"steps": len(self.tasks),
+            "attention": model.bert.config._attn_implementation}  # pylint: disable=protected-access
+
+  def train(self, start, end):
+    seconds, losses = [], []
+    for i in range(start, end):
+      t0 = time.perf_counter()
+      batch = {k: torch.from_numpy(v) for k, v in self.batches[i].items()}
+      losses.append(self.trainer.step(self.tasks[i], batch))
+      seconds.append(time.perf_counter() - t0)
+    return {"seconds": seconds, "losses": losses}
+
+  def serve_setup(self, model_dir, head, labels, vocab_file, tokenizer,
+                  max_seq_length):
+    make = {"slow": transformers.BertTokenizer,
+            "fast": transformers.BertTokenizerFast}[tokenizer]
+    weights = np.load(head)
+    self.classifiers[tokenizer] = torch_mt.TextClassifier(
+        model_dir, weights["kernel"], weights["bias"], labels,
+        make(vocab_file=vocab_file, do_lower_case=True), max_seq_length)
+    return {}
+
+  def serve(self, tokenizer, texts, batch_size):
+    classifier = self.classifiers[tokenizer]
+    seconds = []
+    for i in range(0, len(texts), batch_size):
+      t0 = time.perf_counter()
+      classifier(texts[i:i + batch_size])
+      seconds.append(time.perf_counter() - t0)
+    return {"seconds": seconds}
+
+  def predict(self, tokenizer, texts):
+    labels, probabilities = self.classifiers[tokenizer](texts)
+    return {"labels": labels, "probabilities": probabilities.tolist()}
+
+
+def main():
+  worker = Worker()
+  for line in sys.stdin:
+    request = json.loads(line)
+    op = request.pop("op")
+    if op == "quit":
+      print(json.dumps({}), flush=True)
+      return
+    try:
+      reply = getattr(worker, op)(**request)
+    except Exception as e:  # pylint: disable=broad-except
+      traceback.print_exc()
+      reply = {"error": f"{op}: {type(e).__name__}: {e}"}
+    print(json.dumps(reply), flush=True)
+
+
+if __name__ == "__main__":
+  main()
