@@ -24,9 +24,17 @@ $(MINILM)/bert_config.json: $(STAMP)
 install: $(STAMP)
 minilm: $(MINILM)/bert_config.json
 
+# MT-Refinement on every sample task, MT-Fine-Tune of two, TF Serving exports
+# of one, and the results table.
 demo: $(MINILM)/bert_config.json
 	rm -rf build/demo
 	$(PY) run_mtl.py --flagfile=flags/demo.flags
+	$(PY) run_finetune.py --flagfile=flags/demo_finetune.flags
+	$(PY) export_savedmodel.py --model_dir=build/demo/finetune/chemprot \
+	  --export_dir=build/demo/serving
+	$(PY) -m bluebert_mtl.report --output=build/demo/results.md \
+	  --runs="MT-Refinement=build/demo/mt,MT-Fine-Tune=build/demo/finetune"
+	cat build/demo/results.md
 
 # pytest exits 5 when it collects no test: that is a broken suite, not a pass.
 test: $(STAMP)
