@@ -199,7 +199,7 @@ def main(argv):
       ["precision", "step", "median step ms", "achieved GFLOP/s",
        "tf.matmul 2048^3 GFLOP/s", "x plain matmul",
        "same-shape GEMMs GFLOP/s", "x matmul-bound (goal >= 0.8)"], rows)
-
+  common.print_footer()
 
 if __name__ == "__main__":
   app.run(main)

@@ -123,7 +123,7 @@ def main(argv):
   print(f"padding waste of our batching: {ours:.3f} (goal <= 1.15); TF1 "
         f"padding to {FLAGS.max_seq_length}: "
         f"{totals['TF1 (pad all to 128)'][0] / real_total:.3f}")
-
+  common.print_footer()
 
 if __name__ == "__main__":
   app.run(main)

@@ -11,8 +11,10 @@ probabilities, with the tokenizer in the graph.
 The reference (benchmarks/reference/torch_mt.py `TextClassifier`): the Hugging
 Face BertModel with the same MiniLM weights and the same head weights, in
 eval mode under torch.inference_mode, tokenizing with transformers' own
-tokenizers built from the same vocab.txt (lower-casing): `BertTokenizer`
-(pure Python) and `BertTokenizerFast` (Rust), one reference row each.
+tokenizers built from the same vocab.txt (lower-casing), one reference row
+each: `BertTokenizerLegacy` (pure Python; transformers 4's `BertTokenizer`)
+and `BertTokenizer` (transformers 5: the Rust tokenizers library, formerly
+`BertTokenizerFast`).
 
 Texts: chemprot test sentences of the public BLUE data. Latency: one text a
 call, `--texts` calls; throughput: `--batch_size` texts a call over
@@ -49,7 +51,7 @@ flags.DEFINE_integer("rounds", 3, "Rounds (alternating sides).")
 flags.DEFINE_integer("max_seq_length", 128, "Truncation length.")
 
 TASK = tasks_lib.get_task("chemprot")
-TOKENIZERS = {"slow": "BertTokenizer", "fast": "BertTokenizerFast"}
+TOKENIZERS = {"python": "BertTokenizerLegacy", "rust": "BertTokenizer"}
 
 
 def write_run(folder: str):
@@ -111,7 +113,7 @@ def main(argv):
                                              "vocab.txt"),
                      tokenizer=tokenizer,
                      max_seq_length=FLAGS.max_seq_length)
-    print(f"reference: {common.describe_reference(reference.versions)}")
+    print(f"reference: {common.describe_reference(reference)}")
     check = batch_texts[:FLAGS.batch_size]
     ours_out = serve(text=tf.constant(check))
     for tokenizer in TOKENIZERS:
@@ -144,8 +146,9 @@ def main(argv):
           into[side].append(seconds)
 
   names = {"ours": "ours: exported SavedModel (raw text, in-graph tokenizer)",
-           "slow": "reference: HF BertModel eager + BertTokenizer",
-           "fast": "reference: HF BertModel eager + BertTokenizerFast"}
+           "python": "reference: HF BertModel eager + BertTokenizerLegacy "
+                     "(Python)",
+           "rust": "reference: HF BertModel eager + BertTokenizer (Rust)"}
   rows = []
   for side in sides:
     calls = [s for round_ in latency[side] for s in round_]
@@ -158,7 +161,7 @@ def main(argv):
     print(f"ours / {TOKENIZERS[side]} reference: p50 latency x"
           f"{rows[0][1] / rows[i][1]:.3f}, p95 x{rows[0][2] / rows[i][2]:.3f} "
           f"(goal <= 0.7), throughput x{rows[0][3] / rows[i][3]:.3f}")
-
+  common.print_footer()
 
 if __name__ == "__main__":
   app.run(main)

@@ -108,7 +108,7 @@ def main(argv):
                                          results["reference"]))
   print(f"texts whose ids differ between the two: {differing} of "
         f"{len(texts)}")
-
+  common.print_footer()
 
 if __name__ == "__main__":
   app.run(main)

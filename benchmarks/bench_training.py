@@ -185,7 +185,7 @@ def main(argv):
         warmup_steps=config.warmup_proportion * trainer.total_steps,
         total_steps=trainer.total_steps, weight_decay=config.weight_decay,
         clip_norm=config.clip_norm)
-    print(f"reference: {common.describe_reference(reference.versions)}, "
+    print(f"reference: {common.describe_reference(reference)}, "
           f"attention {setup['attention']}")
 
   ours.run(names[:first])
@@ -229,7 +229,7 @@ def main(argv):
           f"{', '.join(f'{r:.3f}' for r in block_ratios)} (median "
           f"{common.median(block_ratios):.3f}); goal >= 2")
   print(f"tracings per task step: {ours.tracing_counts()}")
-
+  common.print_footer()
 
 if __name__ == "__main__":
   app.run(main)

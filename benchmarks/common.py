@@ -19,10 +19,12 @@ import sys
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
+from absl import flags
 from absl import logging
 import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
 import numpy as np
 
+FLAGS = flags.FLAGS
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REFERENCE_DIR = os.path.join(REPO_ROOT, "benchmarks", "reference")
 REFERENCE_PYTHON = os.path.join(REFERENCE_DIR, ".venv", "bin", "python")
@@ -85,6 +87,11 @@ def _lscpu() -> Dict[str, str]:
               (line.split(":", 1) for line in out.splitlines() if ":" in line))
 
 
+def load_average() -> str:
+  """The 1, 5 and 15 minute load averages: other processes on the cores."""
+  return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def machine_description() -> Dict[str, str]:
   """CPU model, cores, the matmul-relevant ISA flags, and library versions."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -105,6 +112,7 @@ def machine_description() -> Dict[str, str]:
                     f" inter_op={tf.config.threading.get_inter_op_parallelism_threads()}"
                     " (0 = TF default)",
       "python": sys.version.split()[0],
+      "load average": load_average(),
       "date": time.strftime("%Y-%m-%d %H:%M %Z"),
   }
 
@@ -121,6 +129,11 @@ def print_header(title: str, command: str) -> None:
   for key, value in machine_description().items():
     print(f"{key}: {value}")
   print()
+
+
+def print_footer() -> None:
+  """The load at the end: a figure measured under load says so."""
+  print(f"load average at the end: {load_average()}")
 
 
 # ------------------------------------------------------------ figures
@@ -189,6 +202,17 @@ def save_batches(path: str, tasks: Sequence[str],
 # ------------------------------------------------------------ the reference
 
 
+flags.DEFINE_integer("reference_threads", 0,
+                     "torch threads of the reference (0: torch's default, "
+                     "one per core).")
+flags.DEFINE_string(
+    "reference_omp_wait_policy", "PASSIVE",
+    "OMP_WAIT_POLICY of the reference process. PASSIVE by default: with "
+    "ACTIVE (libgomp's spinning default) a torch step was 3-4x slower "
+    "whenever another process shared the 2 cores; '' keeps the "
+    "environment's.")
+
+
 class ReferenceWorker:
   """The PyTorch reference in its own process: send a request, get a reply.
 
@@ -196,12 +220,25 @@ class ReferenceWorker:
   reply one JSON line on its stdout; the worker's log goes to stderr. The
   worker is idle (blocked on stdin) while this process measures, so the two
   sides never share the cores during a measurement.
+
+  Args:
+    threads: torch threads (None or 0: torch's default); default: the
+      --reference_threads flag.
+    omp_wait_policy: OMP_WAIT_POLICY of the worker ("" keeps the
+      environment's); default: the --reference_omp_wait_policy flag.
   """
 
-  def __init__(self, threads: Optional[int] = None):
+  def __init__(self, threads: Optional[int] = None,
+               omp_wait_policy: Optional[str] = None):
     env = dict(os.environ)
+    threads = FLAGS.reference_threads if threads is None else threads
+    if omp_wait_policy is None:
+      omp_wait_policy = FLAGS.reference_omp_wait_policy
     if threads:
       env["REFERENCE_THREADS"] = str(threads)
+    if omp_wait_policy:
+      env["OMP_WAIT_POLICY"] = omp_wait_policy
+    self.omp_wait_policy = env.get("OMP_WAIT_POLICY", "unset (ACTIVE)")
     self._process = subprocess.Popen(
         [REFERENCE_PYTHON, os.path.join(REFERENCE_DIR, "worker.py")],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
@@ -232,8 +269,10 @@ class ReferenceWorker:
     self.close()
 
 
-def describe_reference(versions: dict) -> str:
-  return ", ".join(f"{k} {v}" for k, v in versions.items())
+def describe_reference(worker: ReferenceWorker) -> str:
+  """Versions and thread settings of a reference worker, for the report."""
+  return ", ".join([f"{k} {v}" for k, v in worker.versions.items()] +
+                   [f"OMP_WAIT_POLICY {worker.omp_wait_policy}"])
 
 
 def command_line() -> str:

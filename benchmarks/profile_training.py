@@ -243,7 +243,7 @@ def main(argv):
                       for t, (a, b) in zip(trainer.tasks, norms)])
   print(f"tracings per task step: {side.tracing_counts()}")
   tf_keras.backend.clear_session()
-
+  common.print_footer()
 
 if __name__ == "__main__":
   app.run(main)

@@ -10,7 +10,7 @@ Python; it never imports TensorFlow or bluebert_mtl. Requests ({"op": ...}):
   train        start, end      -> {"seconds": [per step], "losses": [...]}
                                   (steps start..end-1 of the batches)
   serve_setup  model_dir, head (.npz with kernel, bias), labels, vocab_file,
-               tokenizer ("slow": BertTokenizer, "fast": BertTokenizerFast),
+               tokenizer ("python" or "rust", `make_tokenizer`),
                max_seq_length  -> {}  (one classifier per tokenizer)
   serve        tokenizer, texts, batch_size -> {"seconds": [per call]}
   predict      tokenizer, texts -> {"labels": [...], "probabilities": [...]}
@@ -44,6 +44,26 @@ def load_batches(path: str):
       index, name = key.split("/", 1)
       batches[int(index)][name] = data[key]
   return tasks, batches
+
+
+def make_tokenizer(kind: str, vocab_file: str):
+  """A transformers BERT tokenizer of vocab_file, lower-casing.
+
+  transformers 5 renamed them: `BertTokenizer` is now the Rust (tokenizers
+  library) one, and takes the vocab as `vocab=` (a `vocab_file=` argument is
+  silently ignored, leaving an empty vocab); the pure-Python one of
+  transformers 4 is `BertTokenizerLegacy(vocab_file=...)`.
+
+  Args:
+    kind: "python" or "rust".
+    vocab_file: path of vocab.txt.
+  """
+  if kind == "python":
+    return transformers.BertTokenizerLegacy(vocab_file=vocab_file,
+                                            do_lower_case=True)
+  if kind == "rust":
+    return transformers.BertTokenizer(vocab=vocab_file, do_lower_case=True)
+  raise ValueError(f"unknown tokenizer {kind!r}")
 
 
 class Worker:
@@ -84,12 +104,10 @@ class Worker:
 
   def serve_setup(self, model_dir, head, labels, vocab_file, tokenizer,
                   max_seq_length):
-    make = {"slow": transformers.BertTokenizer,
-            "fast": transformers.BertTokenizerFast}[tokenizer]
     weights = np.load(head)
     self.classifiers[tokenizer] = torch_mt.TextClassifier(
         model_dir, weights["kernel"], weights["bias"], labels,
-        make(vocab_file=vocab_file, do_lower_case=True), max_seq_length)
+        make_tokenizer(tokenizer, vocab_file), max_seq_length)
     return {}
 
   def serve(self, tokenizer, texts, batch_size):
