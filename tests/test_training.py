@@ -188,3 +188,19 @@ def test_precision_and_xla_paths_train_on_cpu(tiny_bert_dir, tmp_path,
   assert len(trainer.history) == 4
   assert all(np.isfinite(loss) for _, _, loss in trainer.history)
   assert set(results) == {"chemprot", "bc5cdr-chemical"}
+
+
+def test_diverging_loss_stops_naming_task_and_step(tiny_bert_dir, tmp_path):
+  config = _config(tmp_path / "run", SAMPLE_DIR, ("chemprot",),
+                   learning_rate=1e30, warmup_proportion=0.0, max_steps=6,
+                   save_checkpoints_steps=1)
+  trainer = training.Trainer(config, BertFiles.resolve(bert_dir=tiny_bert_dir),
+                             _tasks(("chemprot",)))
+  with pytest.raises(training.TrainingDivergedError,
+                     match=r"task chemprot is (nan|inf) at step (\d+)") as e:
+    trainer.run()
+  step = int(str(e.value).split(" at step ")[1].split(";")[0])
+  good = f"ckpt-{step - 1}"
+  assert str(e.value).endswith(good) or good in str(e.value)
+  assert tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints")
+                                    ).endswith(good)
