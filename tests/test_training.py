@@ -95,6 +95,22 @@ def test_short_mt_run_on_blue_public(small_blue_public, tiny_bert_dir,
                             f"{task}_{split}.tsv")
 
 
+@pytest.mark.full
+def test_one_epoch_mt_run_on_all_of_blue_public(blue_public_dir, tiny_bert_dir,
+                                                tmp_path):
+  """The full real-data pass (give --full): every row of the six tasks."""
+  config = _config(tmp_path / "run", blue_public_dir, BLUE_PUBLIC_TASKS,
+                   max_seq_length=128, train_batch_size=32, learning_rate=5e-4)
+  trainer = training.Trainer(config, BertFiles.resolve(bert_dir=tiny_bert_dir),
+                             _tasks(BLUE_PUBLIC_TASKS))
+  results = trainer.run()
+  for task in BLUE_PUBLIC_TASKS:
+    losses = [loss for _, name, loss in trainer.history if name == task]
+    tenth = max(1, len(losses) // 10)
+    assert np.mean(losses[-tenth:]) < np.mean(losses[:tenth]), task
+    assert np.isfinite(results[task]["test"][tasks_lib.get_task(task).metric])
+
+
 def _run_mtl_command(output_dir, bert_dir, *extra):
   return [sys.executable, os.path.join(REPO_ROOT, "run_mtl.py"),
           f"--bert_dir={bert_dir}", f"--data_dir={SAMPLE_DIR}",
