@@ -145,7 +145,8 @@ def test_killed_run_resumes_to_the_same_weights(tiny_bert_dir, tmp_path):
   while not (checkpoints.exists() and
              any(p.name.startswith("ckpt-6") for p in checkpoints.iterdir())):
     assert process.poll() is None, "the run ended before it could be killed"
-    assert time.time() < deadline
+    if time.time() > deadline:  # a guard against hanging, not a timing test
+      pytest.fail("the run wrote no step-6 checkpoint")
     time.sleep(0.2)
   process.send_signal(signal.SIGKILL)
   process.wait()
