@@ -27,10 +27,13 @@ The limit, measured in the same run at the same precision:
                      measured for each shape: the step's matmul-bound time
 
 Efficiency = matmul-bound time / step time (= achieved FLOP/s over the
-shape-weighted matmul FLOP/s). bf16 is measured only where the CPU has
+shape-weighted matmul FLOP/s). Where the reference venv exists, torch's
+float32 matmul of the same 2048^3 product is printed beside TF's, measured
+right after it. bf16 is measured only where the CPU has
 native bf16 (avx512_bf16 or amx_bf16 in lscpu's flags).
 """
 
+import os
 import time
 
 from absl import app
@@ -189,6 +192,14 @@ def main(argv):
       seconds = [common.timed(lambda: float(step(batch)[0]))
                  for _ in range(FLAGS.steps)]
       square, bound, gemm_flops = matmul_limits(DTYPES[precision], BASE, b, t)
+      if precision == "fp32" and os.path.exists(common.REFERENCE_PYTHON):
+        with common.ReferenceWorker() as reference:
+          torch_square = reference.call(
+              "matmul", m=2048, k=2048, n=2048,
+              seconds=FLAGS.min_matmul_seconds)["flops_per_second"]
+        print(f"{variant}: tf.matmul 2048^3 {square / 1e9:.1f} GFLOP/s, "
+              f"torch.matmul {torch_square / 1e9:.1f} GFLOP/s "
+              f"({common.describe_reference(reference)})")
       achieved = total / common.median(seconds)
       rows.append([precision, variant, 1000 * common.median(seconds),
                    achieved / 1e9, square / 1e9, achieved / square,

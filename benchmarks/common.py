@@ -108,6 +108,8 @@ def machine_description() -> Dict[str, str]:
       "gpu": ", ".join(d.name for d in tf.config.list_physical_devices("GPU"))
              or "none (CPU only)",
       "tensorflow": tf.__version__,
+      "TF_ENABLE_ONEDNN_OPTS": os.environ.get(
+          "TF_ENABLE_ONEDNN_OPTS", "unset (TF's default for this CPU)"),
       "tf threads": f"intra_op={tf.config.threading.get_intra_op_parallelism_threads()}"
                     f" inter_op={tf.config.threading.get_inter_op_parallelism_threads()}"
                     " (0 = TF default)",

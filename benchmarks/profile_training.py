@@ -1,6 +1,6 @@
 """Where the time of our MT training step goes (MiniLM, public BLUE mix).
 
-  .venv/bin/python -m benchmarks.profile_training [--profile_steps=24]
+  .venv/bin/python -m benchmarks.profile_training [--profile_steps=12] [--rounds=4]
 
 The same setup as bench_training (its flags apply: --batch_size,
 --intra_op_threads, ...). After warm-up, the same `--profile_steps`
@@ -48,31 +48,48 @@ from bluebert_mtl import task_kinds
 from bluebert_mtl import training
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("profile_steps", 24, "Batches per variant and round.")
-flags.DEFINE_integer("rounds", 2, "Rounds over the variants.")
+flags.DEFINE_integer("profile_steps", 12, "Batches per variant and round.")
+flags.DEFINE_integer("rounds", 4, "Rounds over the variants.")
 
 
-def task_functions(trainer, task, spec):
-  """(forward+backward, forward) tf.functions of one task, no update."""
+def task_functions(trainer, task, spec, check=False):
+  """tf.functions of one task, without update: (forward+backward -> (loss,
+  norm of the gradients as the step computes it), forward -> (loss, 0)).
+
+  Both run the model in the strategy's replica context, as the step does:
+  a tape outside it sees no read of the (distributed) variables. With
+  `check`, dropout is off and forward+backward also returns the norm of the
+  densified gradients.
+  """
   view = multitask_model.task_model(trainer.model, task.name)
   loss_fn = task_kinds.KINDS[task.kind].loss
   variables = view.trainable_variables
+  local = trainer.strategy.experimental_local_results
 
   def loss_of(batch):
     outputs = view({k: batch[k] for k in multitask_model.INPUT_NAMES},
-                   training=True)
+                   training=not check)
     loss_sum, count = loss_fn(batch["label"], outputs, batch["example_weight"])
     return loss_sum / tf.maximum(count, 1.0)
 
-  @tf.function(input_signature=[spec])
-  def forward_backward(batch):
+  def gradients(batch):
     with tf.GradientTape() as tape:
       loss = loss_of(batch)
-    return loss, tf.linalg.global_norm(tape.gradient(loss, variables))
+    grads = [g for g in tape.gradient(loss, variables) if g is not None]
+    norms = [tf.linalg.global_norm(grads)]
+    if check:
+      norms.append(tf.linalg.global_norm(
+          [tf.convert_to_tensor(g) for g in grads]))
+    return [loss] + norms
+
+  @tf.function(input_signature=[spec])
+  def forward_backward(batch):
+    return [local(x)[0] for x in trainer.strategy.run(gradients, (batch,))]
 
   @tf.function(input_signature=[spec])
   def forward(batch):
-    return loss_of(batch), loss_of(batch) * 0.0
+    loss = local(trainer.strategy.run(loss_of, (batch,)))[0]
+    return loss, loss * 0.0
 
   return forward_backward, forward
 
@@ -149,22 +166,6 @@ def loop_overhead(trainer, batch):
   return common.median([common.timed(extras) for _ in range(200)])
 
 
-def clip_norms(trainer, task, batch):
-  """(norm as the step computes it, norm of the densified gradients)."""
-  view = multitask_model.task_model(trainer.model, task.name)
-  with tf.GradientTape() as tape:
-    outputs = view({k: batch[k] for k in multitask_model.INPUT_NAMES},
-                   training=False)
-    loss_sum, count = task_kinds.KINDS[task.kind].loss(
-        batch["label"], outputs, batch["example_weight"])
-  grads = [g for g in tape.gradient(loss_sum / count,
-                                    view.trainable_variables)
-           if g is not None]
-  dense = [tf.convert_to_tensor(g) for g in grads]
-  return (float(tf.linalg.global_norm(grads)),
-          float(tf.linalg.global_norm(dense)))
-
-
 def main(argv):
   del argv
   common.require_inputs(need_reference=False)
@@ -234,13 +235,14 @@ def main(argv):
         f"table), {1000 * lazy:.1f} ms as a lazy row-only update")
   print(f"Python work of Trainer.run around each step: "
         f"{1e6 * loop_overhead(trainer, tensor_batches[warm]):.0f} us")
-  norms = [clip_norms(trainer, t, tensor_batches[i])
-           for i, t in enumerate(trainer.tasks)]
   print("gradient norm the step clips with vs norm of the densified "
-        "gradients, first batch of each task (eval mode):")
-  common.print_table(["task", "step's norm", "dense norm", "ratio"],
-                     [[t.name, a, b, a / b]
-                      for t, (a, b) in zip(trainer.tasks, norms)])
+        "gradients, first batch of each task (no dropout):")
+  rows = []
+  for i, t in enumerate(trainer.tasks):
+    _, norm, dense = (float(x) for x in task_functions(
+        trainer, t, specs[t.name], check=True)[0](tensor_batches[i]))
+    rows.append([t.name, norm, dense, norm / dense])
+  common.print_table(["task", "step's norm", "dense norm", "ratio"], rows)
   print(f"tracings per task step: {side.tracing_counts()}")
   tf_keras.backend.clear_session()
   common.print_footer()

@@ -14,6 +14,8 @@ Python; it never imports TensorFlow or bluebert_mtl. Requests ({"op": ...}):
                max_seq_length  -> {}  (one classifier per tokenizer)
   serve        tokenizer, texts, batch_size -> {"seconds": [per call]}
   predict      tokenizer, texts -> {"labels": [...], "probabilities": [...]}
+  matmul       m, k, n, seconds -> {"flops_per_second": float32 torch.matmul
+                                  [m, k] x [k, n], repeated for `seconds`}
   quit
 
 A step's time runs from the numpy batch to the loss as a Python float, the
@@ -122,6 +124,17 @@ class Worker:
   def predict(self, tokenizer, texts):
     labels, probabilities = self.classifiers[tokenizer](texts)
     return {"labels": labels, "probabilities": probabilities.tolist()}
+
+
+  def matmul(self, m, k, n, seconds):
+    a, b = torch.randn(m, k), torch.randn(k, n)
+    torch.matmul(a, b)
+    reps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+      torch.matmul(a, b)
+      reps += 1
+    return {"flops_per_second":
+            2.0 * m * k * n * reps / (time.perf_counter() - start)}
 
 
 def main():
