@@ -75,17 +75,6 @@ def native_bf16() -> bool:
   return bool({"avx512_bf16", "amx_bf16"} & common.cpu_flags())
 
 
-def step_flops(config: BertConfig, batch: int, seq: int, classes: int):
-  """(total, dense part, attention part) FLOPs of one training step."""
-  h, i, layers = config.hidden_size, config.intermediate_size, \
-      config.num_hidden_layers
-  weights = layers * (4 * h * h + 2 * h * i)
-  dense = 6 * weights * batch * seq
-  attention = 12 * layers * batch * seq * seq * h
-  pooled = 6 * (h * h + h * classes) * batch
-  return dense + attention + pooled, dense, attention
-
-
 def gemm_shapes(config: BertConfig, batch: int, seq: int):
   """The step's matrix products as (count, [batch dims], m, k, n,
   transpose_a, transpose_b): each dense layer forward, input gradient and
@@ -174,7 +163,8 @@ def main(argv):
   common.print_header("BERT-base training step vs the matmul limit",
                       common.command_line())
   b, t = FLAGS.batch_size, FLAGS.seq_length
-  total, dense, attention = step_flops(BASE, b, t, len(TASK.labels))
+  total, dense, attention = common.bert_step_flops(BASE, b, t,
+                                                   len(TASK.labels))
   print(f"BERT-base L={BASE.num_hidden_layers} H={BASE.hidden_size} "
         f"I={BASE.intermediate_size}, batch {b} x {t} tokens: "
         f"{total / 1e9:.1f} GFLOP per step ({dense / 1e9:.1f} dense, "

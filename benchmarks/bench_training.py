@@ -24,6 +24,7 @@ the ratio ours / reference, with the median of the per-block ratios.
 
 import os
 import tempfile
+import time
 
 from absl import app
 from absl import flags
@@ -35,7 +36,7 @@ import tensorflow as tf
 from bluebert_mtl import datasets
 from bluebert_mtl import tasks as tasks_lib
 from bluebert_mtl import training
-from bluebert_mtl.config import BertFiles, TrainConfig
+from bluebert_mtl.config import BertConfig, BertFiles, TrainConfig
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("steps", 60, "Measured steps per side.")
@@ -94,9 +95,10 @@ class OurSide:
     """Runs one step per task name; returns (seconds, losses) per step."""
     seconds, losses = [], []
     for name in names:
-      seconds.append(common.timed(
-          lambda n=name: losses.append(float(
-              self.steps[n](next(self.streams[n]))[0]))))
+      start = time.perf_counter()
+      loss, _ = self.steps[name](next(self.streams[name]))
+      losses.append(float(loss))  # waits for the step, as Trainer.run does
+      seconds.append(time.perf_counter() - start)
     return seconds, losses
 
   def tracing_counts(self):
@@ -123,12 +125,14 @@ def numpy_batches(side: OurSide, names):
 
 
 def reference_tasks(trainer):
+  """The trainer's tasks as the reference worker takes them."""
   return [{"name": t.name, "kind": t.kind,
            "outputs": 1 if t.kind == "regression" else len(t.labels)}
           for t in trainer.tasks]
 
 
 def summarize(label, seconds, batches):
+  """One side's row: throughput over the measured steps."""
   examples = sum(float(b["example_weight"].sum()) for b in batches)
   tokens = sum(int(b["input_mask"].sum()) for b in batches)
   total = float(np.sum(seconds))
@@ -222,6 +226,12 @@ def main(argv):
   computed = sum(b["input_mask"].size for b in measured)
   print(f"measured batches: {len(measured)}, real tokens {real}, tokens "
         f"computed {computed} (x{computed / real:.3f})")
+  bert = BertConfig.from_json_file(trainer.bert_files.config_file)
+  flops = sum(common.bert_step_flops(bert, *b["input_mask"].shape)[0]
+              for b in measured)
+  print("achieved GFLOP/s (encoder blocks, padded batches; formula in "
+        "common.bert_step_flops): " + ", ".join(
+            f"{r['side']} {flops / r['seconds'] / 1e9:.1f}" for r in rows))
   if reference:
     ratio = rows[0]["examples/s"] / rows[1]["examples/s"]
     print(f"ratio ours / reference (examples/s, = real tokens/s): "

@@ -23,12 +23,10 @@ same batches:
                             per-variable XLA update (tf-keras turns it off
                             when there is no GPU)
 
-Then micro-measurements: one Adamax update (with weight decay) of the
-word-embedding table alone, for a sparse (IndexedSlices) gradient of one
-batch's rows, as the step does, and for a lazy row-only update (a changed
-update rule, for comparison); the Python side of the Trainer loop (state
-counters, progress sum); and the gradient norm that the step clips with vs
-the norm of the densified gradients.
+Then: the Python side of the Trainer loop (state counters, progress sum),
+and the gradient norm that the step clips with (the word-embedding gradient
+is an IndexedSlices whose repeated rows `tf.linalg.global_norm` does not
+sum first) vs the norm of the densified gradients.
 """
 
 import contextlib
@@ -43,7 +41,6 @@ import tensorflow as tf
 import tf_keras
 
 from bluebert_mtl import multitask_model
-from bluebert_mtl import optimization
 from bluebert_mtl import task_kinds
 from bluebert_mtl import training
 
@@ -115,43 +112,6 @@ def run_all(functions, names, batches):
   seconds = [common.timed(lambda n=n, b=b: float(functions[n](b)[0]))
              for n, b in zip(names, batches)]
   return float(np.mean(seconds))
-
-
-def embedding_update_costs(table_shape, rows: int):
-  """Seconds of one Adamax update of a table: (sparse gradient as the step
-  gives it, lazy row-only update)."""
-  variable = tf.Variable(tf.random.normal(table_shape) * 0.02)
-  optimizer = optimization.create_optimizer(
-      "adamax", 5e-5, weight_decay=0.01, global_clipnorm=None)
-  optimizer.build([variable])
-  indices = tf.random.uniform([rows], 0, table_shape[0], tf.int32)
-  values = tf.random.normal([rows, table_shape[1]]) * 1e-3
-  grad = tf.IndexedSlices(values, indices, tf.constant(table_shape))
-
-  @tf.function
-  def keras_update():
-    optimizer.apply_gradients([(grad, variable)])
-
-  m = tf.Variable(tf.zeros(table_shape))
-  u = tf.Variable(tf.zeros(table_shape))
-
-  @tf.function
-  def lazy_update():
-    unique, position = tf.unique(indices)
-    summed = tf.math.unsorted_segment_sum(values, position, tf.size(unique))
-    m_rows = 0.9 * tf.gather(m, unique) + 0.1 * summed
-    u_rows = tf.maximum(0.999 * tf.gather(u, unique), tf.abs(summed))
-    v_rows = tf.gather(variable, unique)
-    m.scatter_update(tf.IndexedSlices(m_rows, unique))
-    u.scatter_update(tf.IndexedSlices(u_rows, unique))
-    variable.scatter_update(tf.IndexedSlices(
-        v_rows * (1 - 5e-5 * 0.01) - 5e-5 * m_rows / (u_rows + 1e-6), unique))
-
-  costs = []
-  for fn in (keras_update, lazy_update):
-    fn()
-    costs.append(common.median([common.timed(fn) for _ in range(10)]))
-  return costs
 
 
 def loop_overhead(trainer, batch):
@@ -226,13 +186,6 @@ def main(argv):
       [[name, 1000 * common.median(s), common.median(s) / base,
         " ".join(f"{1000 * v:.0f}" for v in s)] for name, s in seconds.items()])
 
-  table = embedding.embeddings
-  rows = int(np.mean([b["input_mask"].size for b in numpy_batches[warm:]]))
-  sparse, lazy = embedding_update_costs(table.shape, rows)
-  print(f"Adamax + weight decay update of the {table.shape[0]}x"
-        f"{table.shape[1]} word-embedding table, gradient of {rows} rows: "
-        f"{1000 * sparse:.1f} ms as the step does it (dense passes over the "
-        f"table), {1000 * lazy:.1f} ms as a lazy row-only update")
   print(f"Python work of Trainer.run around each step: "
         f"{1e6 * loop_overhead(trainer, tensor_batches[warm]):.0f} us")
   print("gradient norm the step clips with vs norm of the densified "
