@@ -109,7 +109,8 @@ def machine_description() -> Dict[str, str]:
              or "none (CPU only)",
       "tensorflow": tf.__version__,
       "TF_ENABLE_ONEDNN_OPTS": os.environ.get(
-          "TF_ENABLE_ONEDNN_OPTS", "unset (TF's default for this CPU)"),
+          "TF_ENABLE_ONEDNN_OPTS", "unset (TF's default for this CPU)") +
+          " (bluebert_mtl sets 1 unless already set)",
       "tf threads": f"intra_op={tf.config.threading.get_intra_op_parallelism_threads()}"
                     f" inter_op={tf.config.threading.get_inter_op_parallelism_threads()}"
                     " (0 = TF default)",

@@ -68,6 +68,10 @@ def define_training_flags(default_epochs: float, default_lr: float):
                      "Decoupled weight decay (not on LayerNorm and biases).")
   flags.DEFINE_float("clip_norm", defaults.clip_norm,
                      "Global gradient-norm clip (0: none).")
+  flags.DEFINE_float("grad_clipping", defaults.grad_clipping,
+                     "Per-tensor gradient-norm clip inside the optimizer, "
+                     "--optimizer=bert_adam only (the released code's "
+                     "--grad_clipping; 0: none).")
   flags.DEFINE_enum("sampler", defaults.sampler, list(sampling.SCHEDULE_NAMES),
                     "Which task each step trains; mtdnn = Algorithm 1.")
   flags.DEFINE_float("sampling_temperature", defaults.sampling_temperature,
@@ -135,7 +139,8 @@ def train_config_from_flags(flag_values) -> TrainConfig:
       learning_rate=f.learning_rate, num_train_epochs=f.num_train_epochs,
       max_steps=f.max_steps, warmup_proportion=f.warmup_proportion,
       lr_schedule=f.lr_schedule, optimizer=f.optimizer,
-      weight_decay=f.weight_decay, clip_norm=f.clip_norm, sampler=f.sampler,
+      weight_decay=f.weight_decay, clip_norm=f.clip_norm,
+      grad_clipping=f.grad_clipping, sampler=f.sampler,
       sampling_temperature=f.sampling_temperature,
       loss_weights=_loss_weights(f.loss_weights, f.tasks), seed=f.seed,
       eval_every_epochs=f.eval_every_epochs, patience=f.patience,

@@ -160,6 +160,9 @@ class TrainConfig:
       "adamw".
     weight_decay: decoupled weight decay, not on LayerNorm and biases.
     clip_norm: global gradient-norm clip.
+    grad_clipping: per-tensor gradient-norm clip inside the optimizer,
+      "bert_adam" only (MT-BlueBERT's `--grad_clipping`, reference.md 3.6;
+      0: none).
     sampler: task schedule (`sampling.SCHEDULE_NAMES`).
     sampling_temperature: T of the "temperature" sampler.
     loss_weights: task key -> weight of its loss (default 1).
@@ -197,6 +200,7 @@ class TrainConfig:
   optimizer: str = "adamax"
   weight_decay: float = 0.01
   clip_norm: float = 1.0
+  grad_clipping: float = 0.0
   sampler: str = "mtdnn"
   sampling_temperature: float = 2.0
   loss_weights: tuple = ()

@@ -2,8 +2,9 @@
 
 Batch plans are numpy index arrays made by pure, seeded functions; a
 `tf.data.Dataset` then pads each planned batch to its longest row (rounded up
-to a multiple of `LENGTH_MULTIPLE`, so that compiled steps see few shapes) and
-to exactly `batch_size` rows (padding rows have weight 0, so replicas always
+to `length_multiple(jit_compile)`: 1 for the default steps, traced once for
+any length; `XLA_LENGTH_MULTIPLE` under XLA, which compiles once per shape)
+and to exactly `batch_size` rows (padding rows have weight 0, so replicas always
 get equal slices and padding never reaches a loss or a metric).
 
 Every batch is a dict:
@@ -29,7 +30,7 @@ import tensorflow as tf
 
 from bluebert_mtl import features as features_lib
 
-LENGTH_MULTIPLE = 8
+XLA_LENGTH_MULTIPLE = 8  # XLA compiles per shape: few distinct lengths
 SORT_WINDOW_BATCHES = 50  # training batches are length-sorted within windows
 
 
@@ -62,6 +63,17 @@ def training_batches(lengths: Sequence[int], batch_size: int,
   return [batches[i] for i in rng.permutation(len(batches))]
 
 
+def length_multiple(jit_compile: bool) -> int:
+  """What batch lengths are rounded up to: few shapes only matter to XLA.
+
+  Rounding to 8 costs 7 % more computed tokens on the BLUE mix
+  (benchmarks/bench_padding.py) and buys nothing for steps traced once with
+  open dimensions; an XLA step compiles once per length, so there it keeps
+  the number of compilations to max_seq_length / 8.
+  """
+  return XLA_LENGTH_MULTIPLE if jit_compile else 1
+
+
 def num_training_batches(num_examples: int, batch_size: int) -> int:
   """How many batches `training_batches` makes of `num_examples`."""
   window = batch_size * SORT_WINDOW_BATCHES
@@ -88,11 +100,15 @@ def _label_spec(feature: features_lib.Features):
 
 
 def pad_batch(feats: Sequence[features_lib.Features], indices: np.ndarray,
-              batch_size: int, with_labels: bool) -> dict:
-  """Pads the features at `indices` into one numpy batch (module docstring)."""
+              batch_size: int, with_labels: bool,
+              multiple: int = 1) -> dict:
+  """Pads the features at `indices` into one numpy batch (module docstring).
+
+  The length is the longest row's, rounded up to a multiple of `multiple`.
+  """
   rows = [feats[i] for i in indices]
   longest = max(len(f.input_word_ids) for f in rows)
-  length = -(-longest // LENGTH_MULTIPLE) * LENGTH_MULTIPLE
+  length = -(-longest // multiple) * multiple
   word_ids = np.zeros([batch_size, length], np.int32)
   type_ids = np.zeros([batch_size, length], np.int32)
   mask = np.zeros([batch_size, length], np.int32)
@@ -139,7 +155,8 @@ def batch_signature(feats: Sequence[features_lib.Features],
 
 def batch_dataset(feats: Sequence[features_lib.Features],
                   batches: Sequence[np.ndarray], batch_size: int,
-                  with_labels: bool, prefetch: int = 2) -> tf.data.Dataset:
+                  with_labels: bool, multiple: int = 1,
+                  prefetch: int = 2) -> tf.data.Dataset:
   """A `tf.data.Dataset` of the planned batches, padded, prefetched.
 
   Args:
@@ -147,6 +164,7 @@ def batch_dataset(feats: Sequence[features_lib.Features],
     batches: index arrays, from `training_batches` or `evaluation_batches`.
     batch_size: rows per padded batch (the global batch size).
     with_labels: whether to include `label`.
+    multiple: batch lengths are rounded up to a multiple of this.
     prefetch: batches made ahead in tf.data's background thread.
 
   Returns:
@@ -154,7 +172,7 @@ def batch_dataset(feats: Sequence[features_lib.Features],
   """
   def generate():
     for indices in batches:
-      yield pad_batch(feats, indices, batch_size, with_labels)
+      yield pad_batch(feats, indices, batch_size, with_labels, multiple)
   dataset = tf.data.Dataset.from_generator(
       generate, output_signature=batch_signature(feats, with_labels))
   return dataset.prefetch(prefetch)

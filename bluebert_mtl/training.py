@@ -111,6 +111,24 @@ def _scale(gradient, factor):
   return gradient * factor
 
 
+def _merge_duplicate_rows(gradient):
+  """An IndexedSlices gradient with each row index once (its rows summed).
+
+  An embedding lookup's gradient holds one row per looked-up token, so a
+  token id that occurs n times appears n times. The global norm of such
+  slices squares each copy on its own and comes out below the norm of the
+  dense gradient it stands for (0.5 % on the BLUE mix); after merging it is
+  exact, so clipping and the logged norm match a dense-gradient trainer.
+  Dense gradients pass through.
+  """
+  if not isinstance(gradient, tf.IndexedSlices):
+    return gradient
+  unique, positions = tf.unique(gradient.indices)
+  values = tf.math.unsorted_segment_sum(gradient.values, positions,
+                                        tf.shape(unique)[0])
+  return tf.IndexedSlices(values, unique, gradient.dense_shape)
+
+
 def _replica_rows(batch: dict, ctx: tf.distribute.ReplicaContext) -> dict:
   """This replica's equal share of a global batch's rows."""
   n = ctx.num_replicas_in_sync
@@ -166,7 +184,7 @@ def make_train_step(strategy, model, task, optimizer, config: TrainConfig,
           [loss_sum, count] + [tf.convert_to_tensor(g) for g in grads])
       loss_sum, count, grads = reduced[0], reduced[1], reduced[2:]
     count = tf.maximum(count, 1.0)
-    grads = [_scale(g, 1.0 / count) for g in grads]
+    grads = [_scale(_merge_duplicate_rows(g), 1.0 / count) for g in grads]
     norm = tf.linalg.global_norm(grads)
     if config.clip_norm:
       grads, _ = tf.clip_by_global_norm(grads, config.clip_norm, norm)
@@ -300,7 +318,8 @@ class Trainer:
         variant=self.config.lr_schedule)
     optimizer = optimization.create_optimizer(
         self.config.optimizer, self.lr_schedule,
-        weight_decay=self.config.weight_decay, global_clipnorm=None)
+        weight_decay=self.config.weight_decay, global_clipnorm=None,
+        per_tensor_clipnorm=self.config.grad_clipping or None)
     if self.config.mixed_precision == "fp16":
       optimizer = tf_keras.mixed_precision.LossScaleOptimizer(optimizer)
     # Keras 2 optimizers must know every variable before the first step, or
@@ -349,7 +368,8 @@ class Trainer:
           lengths, self.config.train_batch_size, self.config.seed, i,
           start=int(self.state.task_batches[i].numpy()))
       streams[name] = iter(datasets.batch_dataset(
-          feats, plan, self.config.train_batch_size, with_labels=True))
+          feats, plan, self.config.train_batch_size, with_labels=True,
+          multiple=datasets.length_multiple(self.config.jit_compile)))
     return streams
 
   def run(self) -> dict:

@@ -3,6 +3,7 @@ new (the MT head is not reused); from a TF1 checkpoint (the baseline) the
 encoder computes what numpy BERT computes on the checkpoint's weights;
 recipes, seeds as mean ± sd, reruns and the CLI."""
 
+import dataclasses
 import json
 import math
 import os
@@ -185,6 +186,21 @@ def test_recipes_apply_unless_kept():
                                 keep=["learning_rate"])
   assert (kept.num_train_epochs, kept.learning_rate) == (20, 3e-4)
   assert finetune.recipe_config(config, "hoc") == config
+
+
+def test_i2b2_per_tensor_clip_goes_with_the_released_optimizer():
+  """run_blue_fine_tune.sh clips each tensor at 1 for i2b2-2010-re, inside
+  BertAdam; with the paper's Adamax only the global clip applies."""
+  adamax = _config("out", ["i2b2-2010-re"])
+  assert finetune.recipe_config(adamax, "i2b2-2010-re").grad_clipping == 0.0
+  bert_adam = _config("out", ["i2b2-2010-re"], optimizer="bert_adam")
+  assert finetune.recipe_config(bert_adam,
+                                "i2b2-2010-re").grad_clipping == 1.0
+  assert finetune.recipe_config(bert_adam, "chemprot").grad_clipping == 0.0
+  kept = finetune.recipe_config(
+      dataclasses.replace(bert_adam, grad_clipping=0.5), "i2b2-2010-re",
+      keep=["grad_clipping"])
+  assert kept.grad_clipping == 0.5
 
 
 def test_repeated_seeds_are_a_config_error(tiny_bert_dir, tmp_path):

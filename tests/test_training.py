@@ -222,3 +222,24 @@ def test_diverging_loss_stops_naming_task_and_step(tiny_bert_dir, tmp_path):
   assert str(e.value).endswith(good) or good in str(e.value)
   assert tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints")
                                     ).endswith(good)
+
+
+def test_gradient_norm_of_repeated_embedding_rows_is_the_dense_norm():
+  """An embedding gradient lists a token's row once per occurrence; the
+  norm that is logged and clipped must be that of the dense gradient."""
+  rng = np.random.default_rng(0)
+  indices = np.array([3, 1, 3, 3, 0, 1], np.int32)
+  values = rng.normal(size=(len(indices), 4)).astype(np.float32)
+  dense = np.zeros((5, 4), np.float64)
+  np.add.at(dense, indices, values)
+  slices = tf.IndexedSlices(tf.constant(values), tf.constant(indices),
+                            tf.constant([5, 4]))
+  merged = training._merge_duplicate_rows(slices)
+  assert sorted(merged.indices.numpy()) == [0, 1, 3]
+  np.testing.assert_allclose(tf.convert_to_tensor(merged).numpy(), dense,
+                             rtol=1e-6)
+  np.testing.assert_allclose(tf.linalg.global_norm([merged]).numpy(),
+                             np.sqrt(np.sum(dense ** 2)), rtol=1e-6)
+  assert tf.linalg.global_norm([slices]).numpy() < np.sqrt(np.sum(dense**2))
+  plain = tf.constant(values)
+  assert training._merge_duplicate_rows(plain) is plain
