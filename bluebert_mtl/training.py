@@ -282,6 +282,9 @@ class Trainer:
       self.optimizer = self._build_optimizer()
       self.state = TrainingState.create(len(self.tasks))
     self.history = []  # (step, task, loss) of every step this process ran
+    # task -> decoded dev predictions of its best weights, kept from the
+    # evaluation that found them so the results need not predict dev again.
+    self._best_dev_predictions = {}
     self._predict_steps = {t.name: make_predict_step(self.model, t)
                            for t in self.tasks}
     self.checkpoint = multitask_model.model_checkpoint(
@@ -474,10 +477,10 @@ class Trainer:
     improved = False
     for task in self.tasks:
       split = self.data[task.name]["dev"]
-      outputs = predict(self._predict_steps[task.name], split,
-                        self.config.eval_batch_size)
-      scores = score_split(task, split,
-                           task_data.decode_predictions(task, split, outputs))
+      predictions = task_data.decode_predictions(
+          task, split, predict(self._predict_steps[task.name], split,
+                               self.config.eval_batch_size))
+      scores = score_split(task, split, predictions)
       if scores is None:
         continue
       value = float(scores["value"])
@@ -494,6 +497,7 @@ class Trainer:
         self.state.best_steps[i].assign(step)
         multitask_model.model_checkpoint(self.model).write(
             self._best_prefix(task.name))
+        self._best_dev_predictions[task.name] = predictions
         improved = improved or value > best
     return improved
 
@@ -513,9 +517,12 @@ class Trainer:
           "best_step": int(self.state.best_steps[self.task_index[task.name]])}
       for split_name in ("dev", "test"):
         split = self.data[task.name][split_name]
-        predictions = task_data.decode_predictions(
-            task, split, predict(predict_step, split,
-                                 self.config.eval_batch_size))
+        predictions = (self._best_dev_predictions.get(task.name)
+                       if has_best and split_name == "dev" else None)
+        if predictions is None:
+          predictions = task_data.decode_predictions(
+              task, split, predict(predict_step, split,
+                                   self.config.eval_batch_size))
         if self.is_chief:
           os.makedirs(out_dir, exist_ok=True)
           task.write_predictions(

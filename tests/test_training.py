@@ -3,6 +3,7 @@ killed run resumes to the same weights, two workers stay identical, and the
 mixed-precision and XLA paths run on CPU."""
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -88,6 +89,12 @@ def test_short_mt_run_on_blue_public(small_blue_public, tiny_bert_dir,
   assert on_disk == json.loads(json.dumps(results))
   expected_metric = {t.name: t.metric for t in _tasks(BLUE_PUBLIC_TASKS)}
   for task in BLUE_PUBLIC_TASKS:
+    # results.json's dev score is the best one the evaluations found (a NaN
+    # score, e.g. Pearson of constant predictions, is kept as -inf)
+    best = float(trainer.state.best_scores[trainer.task_index[task]].numpy())
+    dev = on_disk[task]["dev"][expected_metric[task]]
+    assert (math.isnan(dev) and best == -math.inf) or dev == pytest.approx(
+        best, abs=1e-6)
     for split in ("dev", "test"):
       assert list(on_disk[task][split]) == [expected_metric[task]]
       assert np.isfinite(on_disk[task][split][expected_metric[task]])
