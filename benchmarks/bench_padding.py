@@ -122,8 +122,7 @@ def main(argv):
   ours = totals["ours"][0] / real_total
   print(f"padding waste of our batching: {ours:.3f} (goal <= 1.15); with "
         f"--jit_compile: {totals['ours, --jit_compile'][0] / real_total:.3f}; "
-        f"TF1 "
-        f"padding to {FLAGS.max_seq_length}: "
+        f"TF1 padding to {FLAGS.max_seq_length}: "
         f"{totals['TF1 (pad all to 128)'][0] / real_total:.3f}")
   common.print_footer()
 

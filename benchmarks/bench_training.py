@@ -11,8 +11,8 @@ task's `tf.data` stream of length-bucketed batches. A step is timed from
 
 The reference (benchmarks/reference/torch_mt.py) trains the same MiniLM
 weights on the very same batches in the same order: the batch plans are pure
-functions of (seed, task), so `datasets.pad_batch` rebuilds them exactly and
-they are handed over as numpy arrays (identical token ids, no second
+functions of (seed, task), so the Trainer's `batch_plan` and `pad_plan`
+rebuild them exactly and they are handed over as numpy arrays (identical token ids, no second
 tokenizer).
 
 Both sides first run one step of each task (tracing) plus `--warmup_steps`
@@ -77,19 +77,9 @@ class OurSide:
 
   def restart_streams(self):
     """Fresh `tf.data` streams: epoch 0's batches again, from the first."""
-    self.streams = {
-        name: iter(datasets.batch_dataset(
-            feats, self.plan(name), self.trainer.config.train_batch_size,
-            with_labels=True))
-        for name, feats in self.trainer.train_features.items()}
-
-  def plan(self, name: str):
-    """The task's stream of batch index arrays (as `Trainer._streams`)."""
-    feats = self.trainer.train_features[name]
-    return datasets.training_stream(
-        [len(f.input_word_ids) for f in feats],
-        self.trainer.config.train_batch_size, self.trainer.config.seed,
-        self.trainer.task_index[name])
+    t = self.trainer
+    self.streams = {name: iter(t.pad_plan(name, t.batch_plan(name)))
+                    for name in t.train_features}
 
   def run(self, names):
     """Runs one step per task name; returns (seconds, losses) per step."""
@@ -117,11 +107,10 @@ def step_order(side: OurSide, warmup: int, measured: int):
 
 def numpy_batches(side: OurSide, names):
   """The same batches our streams yield, rebuilt from the same plans."""
-  plans = {name: side.plan(name) for name in side.streams}
-  size = side.trainer.config.train_batch_size
-  return [datasets.pad_batch(side.trainer.train_features[name],
-                             next(plans[name]), size, with_labels=True)
-          for name in names]
+  t = side.trainer
+  batches = {name: t.pad_plan(name, t.batch_plan(name)).as_numpy_iterator()
+             for name in side.streams}
+  return [next(batches[name]) for name in names]
 
 
 def reference_tasks(trainer):

@@ -362,17 +362,27 @@ class Trainer:
                    int(self.state.global_step.numpy()))
     return latest is not None
 
+  def batch_plan(self, name: str, start: int = 0):
+    """Task `name`'s endless stream of training batch index arrays, from its
+    batch number `start` on."""
+    lengths = [len(f.input_word_ids) for f in self.train_features[name]]
+    return datasets.training_stream(
+        lengths, self.config.train_batch_size, self.config.seed,
+        self.task_index[name], start=start)
+
+  def pad_plan(self, name: str, plan) -> tf.data.Dataset:
+    """Task `name`'s planned training batches, padded as the steps take them
+    (lengths rounded for XLA only)."""
+    return datasets.batch_dataset(
+        self.train_features[name], plan, self.config.train_batch_size,
+        with_labels=True,
+        multiple=datasets.length_multiple(self.config.jit_compile))
+
   def _streams(self) -> Dict[str, object]:
     streams = {}
-    for name, feats in self.train_features.items():
-      i = self.task_index[name]
-      lengths = [len(f.input_word_ids) for f in feats]
-      plan = datasets.training_stream(
-          lengths, self.config.train_batch_size, self.config.seed, i,
-          start=int(self.state.task_batches[i].numpy()))
-      streams[name] = iter(datasets.batch_dataset(
-          feats, plan, self.config.train_batch_size, with_labels=True,
-          multiple=datasets.length_multiple(self.config.jit_compile)))
+    for name in self.train_features:
+      done = int(self.state.task_batches[self.task_index[name]].numpy())
+      streams[name] = iter(self.pad_plan(name, self.batch_plan(name, done)))
     return streams
 
   def run(self) -> dict:
