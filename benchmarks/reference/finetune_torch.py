@@ -410,8 +410,10 @@ def make_features(task: Task, tokenizer, examples, max_seq_length: int
                       max_seq_length)
 
 
-def collate(task: Task, features: Features, rows) -> Dict[str, torch.Tensor]:
-  """A batch padded to its longest row, in torch_mt.Trainer's keys."""
+def collate(task: Task, features: Features, rows, device: str = "cpu"
+            ) -> Dict[str, torch.Tensor]:
+  """A batch padded to its longest row, in torch_mt.Trainer's keys, on
+  `device`."""
   length = max(len(features.ids[i]) for i in rows)
   ids = np.zeros((len(rows), length), np.int64)
   types = np.zeros_like(ids)
@@ -429,18 +431,20 @@ def collate(task: Task, features: Features, rows) -> Dict[str, torch.Tensor]:
       labels[j, :n] = features.labels[i]
     else:
       labels[j] = features.labels[i]
-  return {"input_word_ids": torch.from_numpy(ids),
-          "input_mask": torch.from_numpy(mask),
-          "input_type_ids": torch.from_numpy(types),
-          "label": torch.from_numpy(labels),
-          "example_weight": torch.ones(len(rows))}
+  batch = {"input_word_ids": torch.from_numpy(ids),
+           "input_mask": torch.from_numpy(mask),
+           "input_type_ids": torch.from_numpy(types),
+           "label": torch.from_numpy(labels),
+           "example_weight": torch.ones(len(rows))}
+  return {k: v.to(device) for k, v in batch.items()}
 
 
 # ---------------------------------------------------------------- scoring
 
 
 @torch.inference_mode()
-def predict(model, task: Task, features: Features, batch_size: int) -> list:
+def predict(model, task: Task, features: Features, batch_size: int,
+            device: str = "cpu") -> list:
   """Per example: the score, the label index, or the per-token tag indices
   (dropout off; rows are batched by length and returned in file order)."""
   was_training = model.training
@@ -449,13 +453,13 @@ def predict(model, task: Task, features: Features, batch_size: int) -> list:
   out = [None] * len(order)
   for start in range(0, len(order), batch_size):
     rows = order[start:start + batch_size].tolist()
-    batch = collate(task, features, rows)
+    batch = collate(task, features, rows, device)
     result = model(task.name, batch["input_word_ids"], batch["input_mask"],
                    batch["input_type_ids"])
     if task.kind == "regression":
       values = result.float().tolist()
     else:
-      values = result.argmax(-1).numpy()
+      values = result.argmax(-1).cpu().numpy()
     for j, i in enumerate(rows):
       out[i] = values[j]
   model.train(was_training)
@@ -545,6 +549,7 @@ def train_once(task: Task, data: Optional[TaskData], args, seed: int,
   with torch.no_grad():
     head.weight.normal_(0.0, model.bert.config.initializer_range)
     head.bias.zero_()
+  model.to(args.device)  # after the head's init: the same on every device
   train = data.features["train"]
   size = len(train.ids)
   batch_size = args.train_batch_size
@@ -556,7 +561,7 @@ def train_once(task: Task, data: Optional[TaskData], args, seed: int,
   log(f"{task.name} seed {seed}: {epochs} epochs x {steps_per_epoch} steps "
       f"of {batch_size}, lr {learning_rate:g}, warm-up "
       f"{args.warmup_proportion * total_steps:.1f} steps, threads "
-      f"{torch.get_num_threads()}")
+      f"{torch.get_num_threads()}, device {args.device}")
   history, best, best_state, best_step, step = [], None, None, -1, 0
   for epoch in range(1, epochs + 1):
     order = rng.permutation(size)
@@ -564,13 +569,14 @@ def train_once(task: Task, data: Optional[TaskData], args, seed: int,
     tick = time.time()
     for start in range(0, size, batch_size):
       rows = order[start:start + batch_size].tolist()
-      losses.append(trainer.step(task.name, collate(task, train, rows)))
+      losses.append(trainer.step(task.name,
+                                 collate(task, train, rows, args.device)))
       step += 1
     train_seconds = time.time() - tick
     tick = time.time()
     dev = score(task, data.examples["dev"], data.features["dev"],
                 predict(model, task, data.features["dev"],
-                        args.eval_batch_size))
+                        args.eval_batch_size, args.device))
     dev_seconds = time.time() - tick
     improved = _better(dev, best)
     if improved:
@@ -590,7 +596,7 @@ def train_once(task: Task, data: Optional[TaskData], args, seed: int,
   model.load_state_dict(best_state)
   test = score(task, data.examples["test"], data.features["test"],
                predict(model, task, data.features["test"],
-                       args.eval_batch_size))
+                       args.eval_batch_size, args.device))
   log(f"{task.name} seed {seed}: best dev {task.metric} {best:.4f} at step "
       f"{best_step}; test {task.metric} {test:.4f}")
   entry = {"best_step": best_step, "dev": {task.metric: best},
@@ -598,6 +604,7 @@ def train_once(task: Task, data: Optional[TaskData], args, seed: int,
   with open(os.path.join(folder, HISTORY), "w") as f:
     json.dump({"task": task.name, "seed": seed, "epochs": epochs,
                "learning_rate": learning_rate, "best_step": best_step,
+               "device": args.device,
                "epochs_history": history}, f, indent=2)
   with open(os.path.join(folder, RESULTS), "w") as f:
     json.dump({task.name: entry}, f, indent=2, sort_keys=True)
@@ -691,6 +698,9 @@ def parse_args(argv=None):
   parser.add_argument("--clip_norm", type=float, default=1.0)
   parser.add_argument("--threads", type=int, default=None,
                       help="torch.set_num_threads (default: torch's)")
+  parser.add_argument("--device", default="cpu",
+                      help="torch device to train and score on, e.g. cuda "
+                      "(float32 throughout; TF32 matmuls are turned off)")
   parser.add_argument("--no_lower_case", action="store_true",
                       help="keep case (for a cased vocab)")
   args = parser.parse_args(argv)
@@ -712,11 +722,16 @@ def main(argv=None) -> Dict[str, dict]:
   args = parse_args(argv)
   if args.threads:
     torch.set_num_threads(args.threads)
+  if args.device.startswith("cuda"):
+    # float32 as on the CPU: no TF32 in matrix products or convolutions.
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
   transformers.utils.logging.disable_progress_bar()
   tokenizer = make_tokenizer(check_model_dir(args.model_dir),
                              do_lower_case=not args.no_lower_case)
   log(f"torch {torch.__version__}, transformers {transformers.__version__}, "
-      f"{torch.get_num_threads()} threads; model {args.model_dir}")
+      f"{torch.get_num_threads()} threads, device {args.device}; model "
+      f"{args.model_dir}")
   results = {}
   for task in args.tasks:
     results.update(run_task(task, args, tokenizer))
