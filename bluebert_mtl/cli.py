@@ -95,6 +95,10 @@ def define_training_flags(default_epochs: float, default_lr: float):
                     "Mixed precision (fp16 with dynamic loss scaling).")
   flags.DEFINE_bool("jit_compile", defaults.jit_compile,
                     "Compile each training step with XLA.")
+  flags.DEFINE_bool("length_bucketing", defaults.length_bucketing,
+                    "Batch training examples of similar length (less "
+                    "padding); --nolength_bucketing: random batches, as "
+                    "MT-BlueBERT's code.")
   flags.DEFINE_string("cache_dir", "", "Feature cache folder (empty: none).")
   flags.DEFINE_bool("train_on_dev", defaults.train_on_dev,
                     "Also train on dev, as MT-BlueBERT's code does.")
@@ -148,7 +152,7 @@ def train_config_from_flags(flag_values) -> TrainConfig:
       keep_checkpoint_max=f.keep_checkpoint_max,
       distribution_strategy=f.distribution_strategy,
       mixed_precision=f.mixed_precision, jit_compile=f.jit_compile,
-      cache_dir=f.cache_dir, train_on_dev=f.train_on_dev,
+      length_bucketing=f.length_bucketing, cache_dir=f.cache_dir, train_on_dev=f.train_on_dev,
       second_text_first=f.second_text_first,
       variational_dropout=f.variational_dropout,
       log_every_steps=f.log_every_steps)

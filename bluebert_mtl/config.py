@@ -176,6 +176,10 @@ class TrainConfig:
       "multi_worker_mirrored" or "tpu".
     mixed_precision: None, "bf16" or "fp16" (with loss scaling).
     jit_compile: compile each step with XLA.
+    length_bucketing: sort training examples by length within windows of
+      `datasets.SORT_WINDOW_BATCHES` batches before cutting batches (less
+      padding); False: plain random batches, as MT-BlueBERT's BatchGen
+      (reference.md 3.5).
     cache_dir: feature cache folder ("" disables the cache).
     train_on_dev: also train on dev, as MT-BlueBERT's code does (its dev
       scores are then on training data; reference.md 3.5). Off by default.
@@ -212,6 +216,7 @@ class TrainConfig:
   distribution_strategy: str = "auto"
   mixed_precision: Optional[str] = None
   jit_compile: bool = False
+  length_bucketing: bool = True
   cache_dir: str = ""
   train_on_dev: bool = False
   second_text_first: bool = False

@@ -35,24 +35,29 @@ SORT_WINDOW_BATCHES = 50  # training batches are length-sorted within windows
 
 
 def training_batches(lengths: Sequence[int], batch_size: int,
-                     rng: np.random.Generator) -> List[np.ndarray]:
+                     rng: np.random.Generator, bucketing: bool = True
+                     ) -> List[np.ndarray]:
   """One epoch's training batches: shuffled, length-bucketed, shuffled again.
 
   The examples are shuffled, sorted by length within windows of
   `SORT_WINDOW_BATCHES` batches, cut into batches of `batch_size` and the
-  batch order is shuffled. Every example is in exactly one batch; only the
+  batch order is shuffled. Without `bucketing` the shuffled examples are cut
+  into batches as they come. Every example is in exactly one batch; only the
   last batch of the epoch may be short.
 
   Args:
     lengths: sequence length of each example.
     batch_size: rows per batch.
     rng: the epoch's random generator.
+    bucketing: sort by length within windows (less padding).
 
   Returns:
     list of int64 arrays of example indices.
   """
   lengths = np.asarray(lengths)
   order = rng.permutation(len(lengths))
+  if not bucketing:
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
   window = batch_size * SORT_WINDOW_BATCHES
   batches = []
   for start in range(0, len(order), window):
@@ -214,7 +219,7 @@ def cached(cache_dir: str, key_parts: Sequence[bytes],
 
 
 def training_stream(lengths: Sequence[int], batch_size: int, seed: int,
-                    stream_id: int, start: int = 0):
+                    stream_id: int, start: int = 0, bucketing: bool = True):
   """An endless stream of one task's training batches, from batch `start`.
 
   Pass k over the task's data is `training_batches` drawn with the generator
@@ -227,6 +232,7 @@ def training_stream(lengths: Sequence[int], batch_size: int, seed: int,
     seed: the run's seed.
     stream_id: distinguishes the tasks of a run (their index).
     start: batches of the stream already consumed.
+    bucketing: `training_batches`' length bucketing.
 
   Yields:
     int64 arrays of example indices.
@@ -236,6 +242,6 @@ def training_stream(lengths: Sequence[int], batch_size: int, seed: int,
   while True:
     rng = np.random.default_rng(
         np.random.SeedSequence([seed, stream_id, pass_index]))
-    yield from training_batches(lengths, batch_size, rng)[offset:]
+    yield from training_batches(lengths, batch_size, rng, bucketing)[offset:]
     offset = 0
     pass_index += 1

@@ -368,7 +368,8 @@ class Trainer:
     lengths = [len(f.input_word_ids) for f in self.train_features[name]]
     return datasets.training_stream(
         lengths, self.config.train_batch_size, self.config.seed,
-        self.task_index[name], start=start)
+        self.task_index[name], start=start,
+        bucketing=self.config.length_bucketing)
 
   def pad_plan(self, name: str, plan) -> tf.data.Dataset:
     """Task `name`'s planned training batches, padded as the steps take them

@@ -44,7 +44,9 @@ the folder's vocab.txt, lower-casing.
 
 Training: per epoch the train set is shuffled (numpy Generator of the seed;
 torch.manual_seed(seed) fixes the head's initialisation and dropout) and cut
-into batches of --train_batch_size (the last may be smaller); one
+into batches of --train_batch_size (the last may be smaller), or with
+--length_bucketing=N first sorted by length within windows of N batches
+and the batches shuffled (the port's default batching, to compare); one
 `torch_mt.Trainer` step per batch. After each epoch dev is scored with the
 official metric; the weights of the best dev epoch (the first of equals) are
 kept in memory and score test at the end. Without --num_train_epochs or
@@ -529,6 +531,26 @@ def load_task(task: Task, data_dir: str, tokenizer, max_seq_length: int
   return TaskData(task, examples, features)
 
 
+def epoch_batches(train: Features, batch_size: int, rng: np.random.Generator,
+                  bucketing_window: int) -> List[List[int]]:
+  """One epoch's batches: the shuffled examples cut in order, or with
+  `bucketing_window` > 0 sorted by length within windows of that many
+  batches first and the batches shuffled (to measure what length bucketing
+  does to training)."""
+  order = rng.permutation(len(train.ids))
+  if not bucketing_window:
+    return [order[i:i + batch_size].tolist()
+            for i in range(0, len(order), batch_size)]
+  window = batch_size * bucketing_window
+  batches = []
+  for start in range(0, len(order), window):
+    chunk = sorted(order[start:start + window].tolist(),
+                   key=lambda i: len(train.ids[i]))
+    batches.extend(chunk[i:i + batch_size]
+                   for i in range(0, len(chunk), batch_size))
+  return [batches[i] for i in rng.permutation(len(batches))]
+
+
 def train_once(task: Task, data: Optional[TaskData], args, seed: int,
                folder: str) -> dict:
   """Trains one seed into `folder` (or reads a finished run back: then
@@ -564,11 +586,9 @@ def train_once(task: Task, data: Optional[TaskData], args, seed: int,
       f"{torch.get_num_threads()}, device {args.device}")
   history, best, best_state, best_step, step = [], None, None, -1, 0
   for epoch in range(1, epochs + 1):
-    order = rng.permutation(size)
     losses = []
     tick = time.time()
-    for start in range(0, size, batch_size):
-      rows = order[start:start + batch_size].tolist()
+    for rows in epoch_batches(train, batch_size, rng, args.length_bucketing):
       losses.append(trainer.step(task.name,
                                  collate(task, train, rows, args.device)))
       step += 1
@@ -605,6 +625,7 @@ def train_once(task: Task, data: Optional[TaskData], args, seed: int,
     json.dump({"task": task.name, "seed": seed, "epochs": epochs,
                "learning_rate": learning_rate, "best_step": best_step,
                "device": args.device,
+               "length_bucketing": args.length_bucketing,
                "epochs_history": history}, f, indent=2)
   with open(os.path.join(folder, RESULTS), "w") as f:
     json.dump({task.name: entry}, f, indent=2, sort_keys=True)
@@ -698,6 +719,10 @@ def parse_args(argv=None):
   parser.add_argument("--clip_norm", type=float, default=1.0)
   parser.add_argument("--threads", type=int, default=None,
                       help="torch.set_num_threads (default: torch's)")
+  parser.add_argument("--length_bucketing", type=int, default=0,
+                      metavar="BATCHES",
+                      help="sort training examples by length within windows "
+                      "of this many batches (0: random batches)")
   parser.add_argument("--device", default="cpu",
                       help="torch device to train and score on, e.g. cuda "
                       "(float32 throughout; TF32 matmuls are turned off)")
