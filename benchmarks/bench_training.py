@@ -63,10 +63,13 @@ flags.DEFINE_bool("reference", True, "Also run the PyTorch reference.")
 class OurSide:
   """The Trainer's steps and streams, one step at a time."""
 
-  def __init__(self, config: TrainConfig):
+  def __init__(self, config: TrainConfig, bert_files=None, task_specs=None):
+    """bert_files: default MiniLM of build/minilm_tf1; task_specs: default
+    the registry's specs of config.tasks."""
     self.trainer = training.Trainer(
-        config, BertFiles.resolve(bert_dir=common.MINILM_TF1_DIR),
-        [tasks_lib.get_task(name) for name in config.tasks])
+        config, bert_files or BertFiles.resolve(
+            bert_dir=common.MINILM_TF1_DIR),
+        task_specs or [tasks_lib.get_task(name) for name in config.tasks])
     t = self.trainer
     self.steps = {
         task.name: training.make_train_step(

@@ -6,7 +6,9 @@ Python; it never imports TensorFlow or bluebert_mtl. Requests ({"op": ...}):
   versions                     -> torch / transformers versions, threads
   train_setup  model_dir, tasks, batches (.npz of common.save_batches),
                learning_rate, warmup_steps, total_steps, weight_decay,
-               clip_norm       -> {"steps": number of batches}
+               clip_norm, optional heads (.npz: "<task>/kernel" [H, C],
+               "<task>/bias") and dropout (false: off)
+                               -> {"steps": number of batches}
   train        start, end      -> {"seconds": [per step], "losses": [...]}
                                   (steps start..end-1 of the batches)
   serve_setup  model_dir, head (.npz with kernel, bias), labels, vocab_file,
@@ -68,6 +70,14 @@ def make_tokenizer(kind: str, vocab_file: str):
   raise ValueError(f"unknown tokenizer {kind!r}")
 
 
+def set_heads(model, weights):
+  """Copies "<task>/kernel" [H, C] and "<task>/bias" [C] into the heads."""
+  with torch.no_grad():
+    for name, head in model.heads.items():
+      head.linear.weight.copy_(torch.from_numpy(weights[f"{name}/kernel"]).T)
+      head.linear.bias.copy_(torch.from_numpy(weights[f"{name}/bias"]))
+
+
 class Worker:
   """Holds the reference's state between requests."""
 
@@ -86,11 +96,16 @@ class Worker:
             "interop threads": torch.get_num_interop_threads()}
 
   def train_setup(self, model_dir, tasks, batches, learning_rate,
-                  warmup_steps, total_steps, weight_decay, clip_norm):
+                  warmup_steps, total_steps, weight_decay, clip_norm,
+                  heads=None, dropout=True):
     torch.manual_seed(0)
     model = torch_mt.MultiTaskBert(model_dir, tasks)
+    if heads:
+      set_heads(model, np.load(heads))
     self.trainer = torch_mt.Trainer(model, learning_rate, warmup_steps,
                                     total_steps, weight_decay, clip_norm)
+    if not dropout:
+      model.eval()  # dropout off; BertModel has no other train-only layer
     self.tasks, self.batches = load_batches(batches)
     return {"steps": len(self.tasks),
             "attention": model.bert.config._attn_implementation}  # pylint: disable=protected-access
