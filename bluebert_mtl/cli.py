@@ -152,7 +152,8 @@ def train_config_from_flags(flag_values) -> TrainConfig:
       keep_checkpoint_max=f.keep_checkpoint_max,
       distribution_strategy=f.distribution_strategy,
       mixed_precision=f.mixed_precision, jit_compile=f.jit_compile,
-      length_bucketing=f.length_bucketing, cache_dir=f.cache_dir, train_on_dev=f.train_on_dev,
+      length_bucketing=f.length_bucketing, cache_dir=f.cache_dir,
+      train_on_dev=f.train_on_dev,
       second_text_first=f.second_text_first,
       variational_dropout=f.variational_dropout,
       log_every_steps=f.log_every_steps)
