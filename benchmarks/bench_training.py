@@ -178,7 +178,7 @@ def main(argv):
         "train_setup", model_dir=common.hf_minilm_dir(),
         tasks=reference_tasks(trainer), batches=path,
         learning_rate=config.learning_rate,
-        warmup_steps=config.warmup_proportion * trainer.total_steps,
+        warmup_steps=trainer.lr_schedule.warmup_steps,
         total_steps=trainer.total_steps, weight_decay=config.weight_decay,
         clip_norm=config.clip_norm)
     print(f"reference: {common.describe_reference(reference)}, "
