@@ -71,7 +71,7 @@ STUDY := runs/study
 STUDY_DOCS := docs/results/study
 STUDY_TASKS := chemprot,ddi2013-type,hoc,biosses,bc5cdr-chemical,bc5cdr-disease
 study: $(MINILM)/bert_config.json
-	set -e; for run in baseline_chemprot baseline baseline_biosses; do \
+	set -e; for run in baseline baseline_biosses baseline_fidelity; do \
 	  $(PY) run_finetune.py --flagfile=flags/study/$$run.flags; done
 	$(PY) run_mtl.py --flagfile=flags/study/mt_refinement.flags
 	set -e; for run in finetune finetune_biosses; do \
