@@ -15,7 +15,10 @@ Outputs in OUTPUT_DIR: deltas.csv and deltas.md (rows: auxiliary task s,
 columns: target task t, cell: pair score - single score on --split),
 pairwise.png (tasks on a circle; edge s->t green if s improves t by more
 than --threshold, red if it hurts t by more, grey otherwise). Finished runs
-(with timing.json) are read back, so a rerun only trains what is missing.
+(with timing.json) are read back, so a rerun only trains what is missing;
+--max_new_pairs caps how many pairs one call trains, so that a matrix too long
+for one sitting grows over several calls, each writing the matrix and graph of
+the pairs finished so far (the others "not run" in the table, no edge drawn).
 """
 
 import csv
@@ -23,7 +26,7 @@ import dataclasses
 import itertools
 import math
 import os
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
 
@@ -36,6 +39,7 @@ import numpy as np
 from bluebert_mtl import cli
 from bluebert_mtl import finetune
 from bluebert_mtl import report
+from bluebert_mtl import run_dir
 from bluebert_mtl.config import TrainConfig
 from bluebert_mtl.errors import ConfigError
 
@@ -67,12 +71,20 @@ def single_scores(config: TrainConfig, start: finetune.Start, tasks: Sequence,
 
 
 def pair_scores(config: TrainConfig, start: finetune.Start, tasks: Sequence,
-                split: str) -> Dict[tuple, Dict[str, float]]:
+                split: str, max_new_pairs: Optional[int] = None
+                ) -> Dict[tuple, Dict[str, float]]:
   """(a, b) -> {a: score, b: score} of the pair's multi-task run, for every
-  unordered pair in `tasks` order."""
+  unordered pair in `tasks` order that is finished or trained now: finished
+  pairs are read back, and at most `max_new_pairs` (None: all) are trained,
+  the first unfinished ones in that order."""
   scores = {}
+  trained = 0
   for a, b in itertools.combinations(tasks, 2):
     folder = os.path.join(config.output_dir, "pairs", f"{a.name}+{b.name}")
+    if not run_dir.is_finished(folder):
+      if max_new_pairs is not None and trained >= max_new_pairs:
+        continue
+      trained += 1
     results = finetune.train_once(
         dataclasses.replace(config, tasks=(a.name, b.name),
                             output_dir=folder), start, [a, b])
@@ -106,8 +118,9 @@ def edge_color(delta: float, threshold: float) -> str:
 
 def write_matrix(names: Sequence[str], deltas: np.ndarray,
                  single: Dict[str, float], folder: str):
-  """Writes DELTAS_CSV (full precision) and DELTAS_MD (with the single-task
-  scores under the matrix)."""
+  """Writes DELTAS_CSV (full precision; empty cells: diagonal or not run) and
+  DELTAS_MD ("-" on the diagonal, "not run" for pairs not trained yet, the
+  single-task scores under the matrix)."""
   csv_path = os.path.join(folder, DELTAS_CSV)
   with open(csv_path, "w", newline="") as f:
     writer = csv.writer(f)
@@ -117,9 +130,12 @@ def write_matrix(names: Sequence[str], deltas: np.ndarray,
                      for name, row in zip(names, deltas))
   lines = ["| auxiliary \\ target | " + " | ".join(names) + " |",
            "|" + "---|" * (len(names) + 1)]
-  lines += ["| " + " | ".join([name] + ["-" if math.isnan(v) else f"{v:+.3f}"
-                                        for v in row]) + " |"
-            for name, row in zip(names, deltas)]
+  def cell(s, t):
+    if s == t:
+      return "-"
+    return "not run" if math.isnan(deltas[s, t]) else f"{deltas[s, t]:+.3f}"
+  lines += ["| " + " | ".join([name] + [cell(s, t) for t in range(len(names))])
+            + " |" for s, name in enumerate(names)]
   lines += ["| single task | " + " | ".join(f"{single[n]:.3f}"
                                             for n in names) + " |"]
   with open(os.path.join(folder, DELTAS_MD), "w") as f:
@@ -129,13 +145,14 @@ def write_matrix(names: Sequence[str], deltas: np.ndarray,
 def draw_graph(names: Sequence[str], deltas: np.ndarray, threshold: float,
                path: str):
   """Draws the directed graph of Figure 2 to a FIGURE_INCHES square PNG of
-  FIGURE_DPI dots per inch: tasks on a circle, an arrow s->t per pair cell."""
+  FIGURE_DPI dots per inch: tasks on a circle, an arrow s->t per pair cell
+  (none for NaN cells: the diagonal and pairs not run)."""
   fig = Figure(figsize=(FIGURE_INCHES, FIGURE_INCHES), dpi=FIGURE_DPI)
   ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
   angles = np.pi / 2 - 2 * np.pi * np.arange(len(names)) / len(names)
   xy = np.stack([np.cos(angles), np.sin(angles)], axis=1)  # [n, 2]
   for (s, t), delta in np.ndenumerate(deltas):
-    if s != t:
+    if not math.isnan(delta):
       ax.annotate("", xy=xy[t], xytext=xy[s], arrowprops=dict(
           arrowstyle="-|>", color=edge_color(delta, threshold), lw=1.5,
           shrinkA=22, shrinkB=22, connectionstyle="arc3,rad=0.12"))
@@ -155,7 +172,8 @@ def draw_graph(names: Sequence[str], deltas: np.ndarray, threshold: float,
 
 def run_pairwise(config: TrainConfig, start: finetune.Start, tasks: Sequence,
                  baseline_dir: str, threshold: float = 0.005,
-                 split: str = "test") -> np.ndarray:
+                 split: str = "test",
+                 max_new_pairs: Optional[int] = None) -> np.ndarray:
   """Trains what is missing, then writes the delta matrix and the graph.
 
   Returns:
@@ -166,7 +184,7 @@ def run_pairwise(config: TrainConfig, start: finetune.Start, tasks: Sequence,
     raise ConfigError(f"--tasks: give two or more distinct tasks, got {names}")
   single = single_scores(config, start, tasks, baseline_dir, split)
   deltas = delta_matrix(names, single, pair_scores(config, start, tasks,
-                                                   split))
+                                                   split, max_new_pairs))
   os.makedirs(config.output_dir, exist_ok=True)
   write_matrix(names, deltas, single, config.output_dir)
   draw_graph(names, deltas, threshold,
@@ -183,7 +201,7 @@ def main(argv):
       f.bert_dir, f.bert_config_file, f.init_checkpoint, f.vocab_file),
                cli.tasks_from_flags(f),
                f.baseline_dir or os.path.join(f.output_dir, "single"),
-               f.threshold, f.split)
+               f.threshold, f.split, f.max_new_pairs)
   for name in (DELTAS_CSV, DELTAS_MD, GRAPH_PNG):
     print(f"wrote {os.path.join(f.output_dir, name)}")
 
@@ -197,4 +215,8 @@ if __name__ == "__main__":
   flags.DEFINE_float("threshold", 0.005, "A delta beyond ± this is an effect "
                      "(green or red edge).")
   flags.DEFINE_enum("split", "test", ["dev", "test"], "The split scored.")
+  flags.DEFINE_integer("max_new_pairs", None, "Train at most this many "
+                       "unfinished pairs in this call (finished ones are "
+                       "read back); the rest show as not run. Default: all.",
+                       lower_bound=0)
   app.run(main)

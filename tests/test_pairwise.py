@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from bluebert_mtl import pairwise
+from bluebert_mtl.config import TrainConfig
 from conftest import REPO_ROOT, SAMPLE_DIR
 
 TASKS = ("chemprot", "mednli", "clinicalsts")
@@ -109,3 +110,56 @@ def test_graph_of_a_hand_matrix_is_a_png_of_the_figure_size(tmp_path):
   path = tmp_path / "graph.png"
   pairwise.draw_graph(["a", "b", "c"], deltas, 0.005, str(path))
   _assert_png(path)
+
+
+def _finished_run(folder, scores):
+  """A run folder as a finished run leaves it: results.json and timing.json."""
+  os.makedirs(folder, exist_ok=True)
+  results = {name: {"test": {"accuracy": v}} for name, v in scores.items()}
+  with open(os.path.join(folder, "results.json"), "w") as f:
+    json.dump(results, f)
+  with open(os.path.join(folder, "timing.json"), "w") as f:
+    json.dump({"wall_seconds": 1.0, "resumed": False}, f)
+  return results
+
+
+def test_max_new_pairs_trains_the_first_unfinished_and_reads_finished_back(
+    tmp_path, monkeypatch):
+  # Pairs in order: a+b, a+c, b+c; b+c is finished, one new pair is allowed:
+  # a+b is trained, b+c read back, a+c left out ("not run", no edge).
+  tasks = [type("Spec", (), {"name": n})() for n in ("a", "b", "c")]
+  _finished_run(tmp_path / "pairs" / "b+c", {"b": 0.61, "c": 0.69})
+  trained = []
+
+  class FakeTrainer:
+    """Stands in for training.Trainer: records the run, writes its folder."""
+
+    def __init__(self, config):
+      self.config = config
+
+    def restore(self):
+      pass
+
+    def run(self):
+      trained.append(self.config.tasks)
+      return _finished_run(self.config.output_dir, {"a": 0.55, "b": 0.58})
+
+  monkeypatch.setattr(pairwise.finetune, "build_trainer",
+                      lambda config, start, pair: FakeTrainer(config))
+  config = TrainConfig(tasks=("a", "b", "c"), data_dir="unused",
+                       output_dir=str(tmp_path))
+  scores = pairwise.pair_scores(config, None, tasks, "test", max_new_pairs=1)
+  assert trained == [("a", "b")]
+  assert scores == {("a", "b"): {"a": 0.55, "b": 0.58},
+                    ("b", "c"): {"b": 0.61, "c": 0.69}}
+
+  single = {"a": 0.5, "b": 0.6, "c": 0.7}
+  deltas = pairwise.delta_matrix(["a", "b", "c"], single, scores)
+  pairwise.write_matrix(["a", "b", "c"], deltas, single, str(tmp_path))
+  rows = (tmp_path / "deltas.md").read_text().splitlines()
+  assert rows[2] == "| a | - | -0.020 | not run |"
+  assert rows[3] == "| b | +0.050 | - | -0.010 |"
+  assert rows[4] == "| c | not run | +0.010 | - |"
+  pairwise.draw_graph(["a", "b", "c"], deltas, 0.005,
+                      str(tmp_path / "graph.png"))
+  _assert_png(tmp_path / "graph.png")
