@@ -19,7 +19,6 @@ has one is complete and is read back instead of trained again.
 import dataclasses
 import json
 import os
-import statistics
 from typing import Collection, Dict, Optional, Sequence
 
 from absl import logging
@@ -167,29 +166,6 @@ def train_once(config: TrainConfig, start: Start, tasks: Sequence) -> dict:
   return trainer.run()
 
 
-def _mean_sd(entries: Sequence[dict], split: str):
-  """Per metric of `split`: mean and sample sd (0 for one seed)."""
-  metrics = entries[0].get(split) or {}
-  means, sds = {}, {}
-  for metric in metrics:
-    values = [e[split][metric] for e in entries]
-    means[metric] = statistics.fmean(values)
-    sds[metric] = statistics.stdev(values) if len(values) > 1 else 0.0
-  return means, sds
-
-
-def aggregate_seeds(per_seed: Dict[int, dict]) -> dict:
-  """A task's results.json entries by seed -> one entry: the mean in "dev"
-  and "test", the sample standard deviation in "dev_sd" and "test_sd", the
-  seeds, and each seed's entry in "per_seed"."""
-  entries = list(per_seed.values())
-  aggregate = {"seeds": list(per_seed)}
-  for split in ("dev", "test"):
-    aggregate[split], aggregate[f"{split}_sd"] = _mean_sd(entries, split)
-  aggregate["per_seed"] = {str(s): e for s, e in per_seed.items()}
-  return aggregate
-
-
 def finetune(config: TrainConfig, start: Start, task,
              seeds: Sequence[int] = (), keep: Collection[str] = ()) -> dict:
   """Fine-tunes one task into `config.output_dir`/<task>/.
@@ -216,7 +192,7 @@ def finetune(config: TrainConfig, start: Start, task,
           config, seed=seed, output_dir=os.path.join(folder, f"seed_{seed}")),
                        start, [task])[task.name]
       for seed in seeds}
-  results = {task.name: aggregate_seeds(per_seed)}
+  results = {task.name: report.aggregate_seeds(per_seed)}
   with open(os.path.join(folder, run_dir.RESULTS), "w") as f:
     json.dump(results, f, indent=2, sort_keys=True)
   return results

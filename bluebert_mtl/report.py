@@ -97,7 +97,7 @@ PAPER_TABLES = (
 )
 
 NOTE = ("Official test metric of each task; a ± gives the sample standard "
-        "deviation over seeds. paper: Peng, Chen & Lu (BioNLP 2020). The "
+        "deviation over n seeds (the value is their mean). paper: Peng, Chen & Lu (BioNLP 2020). The "
         "paper's DDI score is micro F1; the official BLUE DDI metric, which "
         "runs report, is macro F1.")
 
@@ -112,15 +112,56 @@ def _read_json(path: str):
     raise ConfigError(f"{path}: not valid JSON ({e})") from e
 
 
+def _mean_sd(entries: Sequence[dict], split: str):
+  """Per metric of `split`: mean and sample sd (0 for one seed)."""
+  metrics = entries[0].get(split) or {}
+  means, sds = {}, {}
+  for metric in metrics:
+    values = [e[split][metric] for e in entries]
+    means[metric] = statistics.fmean(values)
+    sds[metric] = statistics.stdev(values) if len(values) > 1 else 0.0
+  return means, sds
+
+
+def aggregate_seeds(per_seed: Dict[int, dict]) -> dict:
+  """A task's results.json entries by seed -> one entry: the mean in "dev"
+  and "test", the sample standard deviation in "dev_sd" and "test_sd", the
+  seeds, and each seed's entry in "per_seed"."""
+  entries = list(per_seed.values())
+  aggregate = {"seeds": list(per_seed)}
+  for split in ("dev", "test"):
+    aggregate[split], aggregate[f"{split}_sd"] = _mean_sd(entries, split)
+  aggregate["per_seed"] = {str(s): e for s, e in per_seed.items()}
+  return aggregate
+
+
+def _read_finished_seeds(task_folder: str) -> Dict[str, dict]:
+  """Task -> `aggregate_seeds` of the finished seed_<s>/ runs (those with
+  timing.json) of a task folder whose seeds have not all run yet (it has no
+  results.json of its own); {} if none has finished."""
+  per_seed = {}
+  for seed_folder in glob.glob(os.path.join(task_folder, "seed_*")):
+    if run_dir.is_finished(seed_folder):
+      seed = int(os.path.basename(seed_folder)[len("seed_"):])
+      per_seed[seed] = _read_json(os.path.join(seed_folder, run_dir.RESULTS))
+  tasks = {task for results in per_seed.values() for task in results}
+  return {task: aggregate_seeds({s: per_seed[s][task]
+                                 for s in sorted(per_seed)})
+          for task in sorted(tasks)}
+
+
 def read_results(folder: str) -> Dict[str, dict]:
   """Task -> results.json entry of a run folder or of a run_finetune.py
-  output (one sub-folder per task); {} if it holds none."""
+  output (one sub-folder per task; a task whose seeds have not all run is
+  the aggregate of its finished ones); {} if it holds none."""
   own = os.path.join(folder, run_dir.RESULTS)
-  paths = ([own] if os.path.isfile(own) else
-           sorted(glob.glob(os.path.join(folder, "*", run_dir.RESULTS))))
+  if os.path.isfile(own):
+    return _read_json(own)
   results = {}
-  for path in paths:
-    results.update(_read_json(path))
+  for task_folder in sorted(glob.glob(os.path.join(folder, "*", ""))):
+    path = os.path.join(task_folder, run_dir.RESULTS)
+    results.update(_read_json(path) if os.path.isfile(path)
+                   else _read_finished_seeds(task_folder))
   return results
 
 
@@ -143,7 +184,9 @@ class Score:
 
   def __str__(self):
     text = f"{self.value:.3f}"
-    return text if self.sd is None else f"{text} ± {self.sd:.3f}"
+    if self.sd is None or self.seeds < 2:
+      return text
+    return f"{text} ± {self.sd:.3f}, n={self.seeds}"
 
 
 def score_of(entry: dict, split: str = "test") -> Optional[Score]:

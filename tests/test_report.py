@@ -18,7 +18,7 @@ EXPECTED = """\
 # Results
 
 Official test metric of each task; a ± gives the sample standard deviation \
-over seeds. paper: Peng, Chen & Lu (BioNLP 2020). The paper's DDI score is \
+over n seeds (the value is their mean). paper: Peng, Chen & Lu (BioNLP 2020). The paper's DDI score is \
 micro F1; the official BLUE DDI metric, which runs report, is macro F1.
 
 ## Clinical tasks (paper Table 2)
@@ -35,7 +35,7 @@ micro F1; the official BLUE DDI metric, which runs report, is macro F1.
 
 | model | ChemProt | DDI | BC5CDR disease | BC5CDR chemical | Avg |
 |---|---|---|---|---|---|
-| baseline | 0.700 ± 0.020 | - | - | - | - |
+| baseline | 0.700 ± 0.020, n=2 | - | - | - | - |
 | mt-ft | 0.720 | 0.800 | 0.860 | 0.940 | 0.830 |
 | paper: BlueBERT biomedical | 0.725 | 0.739 | 0.866 | 0.935 | 0.816 |
 | paper: MT-BlueBERT-Refinement biomedical | 0.714 | 0.792 | 0.824 | 0.930 | 0.815 |
@@ -50,7 +50,7 @@ paper: MT-BlueBERT-FT biomedical | paper: MT-BlueBERT-FT clinical |
 | ClinicalSTS | pearson | 0.850 | 0.800 | 0.845 | 0.848 | 0.807 | 0.820 | 0.807 |
 | i2b2 2010 re | micro_f1 | 0.760 | 0.700 | 0.744 | 0.764 | 0.740 | 0.738 | 0.748 |
 | MedNLI | accuracy | 0.840 | 0.820 | 0.822 | 0.840 | 0.831 | 0.814 | 0.842 |
-| ChemProt | micro_f1 | 0.700 ± 0.020 | 0.720 | 0.725 | 0.692 | 0.735 | 0.724 | 0.686 |
+| ChemProt | micro_f1 | 0.700 ± 0.020, n=2 | 0.720 | 0.725 | 0.692 | 0.735 | 0.724 | 0.686 |
 | DDI | macro_f1 | - | 0.800 | 0.739 | 0.760 | 0.810 | 0.808 | 0.779 |
 | BC5CDR disease | chunk_f1 | - | 0.860 | 0.866 | 0.854 | 0.849 | 0.853 | 0.848 |
 | BC5CDR chemical | chunk_f1 | - | 0.940 | 0.935 | 0.924 | 0.928 | 0.928 | 0.914 |
@@ -180,3 +180,26 @@ def test_bad_runs_are_config_errors(tmp_path):
     report.parse_runs(["no-equals-sign"])
   with pytest.raises(ConfigError, match="holds no results.json"):
     report.read_run("empty", str(tmp_path))
+
+
+def test_a_task_whose_seeds_have_not_all_run_is_the_mean_of_those_finished(
+    tmp_path):
+  # chemprot: seeds 1 and 3 finished, seed 2 stopped part-way (results.json
+  # from an evaluation, no timing.json); no aggregate results.json yet.
+  task = tmp_path / "chemprot"
+  for seed, test, finished in ((1, 0.30, True), (2, 0.90, False),
+                               (3, 0.20, True)):
+    _write_json(task / f"seed_{seed}", "results.json",
+                {"chemprot": _entry("micro_f1", test)})
+    if finished:
+      _write_json(task / f"seed_{seed}", "timing.json", {"wall_seconds": 1.0})
+  _write_json(tmp_path / "hoc", "results.json", {"hoc": _entry("hoc_f1", 0.8)})
+  results = report.read_results(str(tmp_path))
+  assert sorted(results) == ["chemprot", "hoc"]
+  chemprot = results["chemprot"]
+  assert chemprot["seeds"] == [1, 3]
+  assert chemprot["test"]["micro_f1"] == pytest.approx(0.25)
+  # sample sd of (0.30, 0.20): sqrt(2 * 0.05^2 / 1)
+  assert chemprot["test_sd"]["micro_f1"] == pytest.approx(0.0707106781)
+  score = report.score_of(chemprot)
+  assert (score.value, score.seeds) == (pytest.approx(0.25), 2)
