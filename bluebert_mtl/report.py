@@ -15,8 +15,8 @@ and `pairwise.py` write beside results.json; folders without one show "-".
 The report (--output, e.g. results.md) holds, for the official test metric of
 each task: the paper's Table 2 (clinical tasks), Table 3 (biomedical tasks)
 and Table 6 (all eight), each run beside the published numbers
-(reference.md section 6); the tasks outside the paper's eight; the runs' wall
-times. The CSV beside it (same name, .csv) has one row per number.
+(reference.md section 6); the tasks outside the paper's eight; each run
+folder's wall time and that of every run in it (task, seed, pair). The CSV beside it (same name, .csv) has one row per number.
 """
 
 import csv
@@ -165,13 +165,14 @@ def read_results(folder: str) -> Dict[str, dict]:
   return results
 
 
-def read_wall_seconds(folder: str) -> Optional[float]:
-  """Wall time of the runs in a folder: the sum of every timing.json in it
-  and below (seeds, tasks, pairs); None when there is none."""
-  paths = glob.glob(os.path.join(folder, "**", run_dir.TIMING), recursive=True)
-  if not paths:
-    return None
-  return sum(_read_json(path)["wall_seconds"] for path in sorted(paths))
+def read_run_seconds(folder: str) -> Dict[str, float]:
+  """Wall time of each run in a folder, by its path relative to the folder
+  ("." for the folder itself): every timing.json in it and below (seeds,
+  tasks, pairs), in path order."""
+  paths = sorted(glob.glob(os.path.join(folder, "**", run_dir.TIMING),
+                           recursive=True))
+  return {os.path.relpath(os.path.dirname(path), folder):
+          _read_json(path)["wall_seconds"] for path in paths}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,10 +202,16 @@ def score_of(entry: dict, split: str = "test") -> Optional[Score]:
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-  """A named run folder's test scores (task -> Score) and wall time."""
+  """A named run folder's test scores (task -> Score) and the wall time of
+  each run in it (`read_run_seconds`)."""
   name: str
   scores: Dict[str, Score]
-  wall_seconds: Optional[float]
+  run_seconds: Dict[str, float] = dataclasses.field(default_factory=dict)
+
+  @property
+  def wall_seconds(self) -> Optional[float]:
+    """The sum of the runs' wall times; None when none has timing.json."""
+    return sum(self.run_seconds.values()) if self.run_seconds else None
 
   def average(self, tasks: Sequence[str]) -> Optional[float]:
     """Mean test score over `tasks`; None unless the run has all of them."""
@@ -220,7 +227,7 @@ def read_run(name: str, folder: str) -> Run:
                       f"neither itself nor in a sub-folder")
   scores = {task: score_of(entry) for task, entry in results.items()}
   return Run(name, {t: s for t, s in scores.items() if s is not None},
-             read_wall_seconds(folder))
+             read_run_seconds(folder))
 
 
 def parse_runs(pairs: Sequence[str]) -> List[Tuple[str, str]]:
@@ -305,6 +312,12 @@ def runs_table(runs: Sequence[Run]) -> str:
                     for r in runs])
 
 
+def each_run_table(runs: Sequence[Run]) -> str:
+  return _markdown(["run", "folder", "wall time (h:mm:ss)"],
+                   [[r.name, path, _clock(seconds)]
+                    for r in runs for path, seconds in r.run_seconds.items()])
+
+
 def to_markdown(runs: Sequence[Run]) -> str:
   """The whole report: the paper's tables, other tasks, runs."""
   sections = [("Results", NOTE)]
@@ -316,6 +329,8 @@ def to_markdown(runs: Sequence[Run]) -> str:
   if other:
     sections.append(("Other tasks", other))
   sections.append(("Runs", runs_table(runs)))
+  if any(r.run_seconds for r in runs):
+    sections.append(("Each run's wall time", each_run_table(runs)))
   return "\n\n".join(
       ("# " if i == 0 else "## ") + title + "\n\n" + body
       for i, (title, body) in enumerate(sections)) + "\n"
@@ -336,6 +351,8 @@ def csv_rows(runs: Sequence[Run]) -> List[tuple]:
     if run.wall_seconds is not None:
       rows.append(("run", run.name, "all", "wall_seconds", run.wall_seconds,
                    None, None))
+    rows += [("run", run.name, path, "wall_seconds", seconds, None, None)
+             for path, seconds in run.run_seconds.items()]
   for table in PAPER_TABLES:
     rows += [(f"paper {table.name}", model, task, None, value, None, None)
              for model, scores in table.models.items()

@@ -71,6 +71,18 @@ paper: MT-BlueBERT-FT biomedical | paper: MT-BlueBERT-FT clinical |
 | baseline | 5 | 0:08:20 |
 | mt-ft | 9 | 1:02:05 |
 | extra | 1 | - |
+
+## Each run's wall time
+
+| run | folder | wall time (h:mm:ss) |
+|---|---|---|
+| baseline | chemprot/seed_1 | 0:00:50 |
+| baseline | chemprot/seed_2 | 0:00:50 |
+| baseline | clinicalsts | 0:01:40 |
+| baseline | i2b2-2010-re | 0:01:40 |
+| baseline | mednli | 0:01:40 |
+| baseline | shareclefe | 0:01:40 |
+| mt-ft | . | 1:02:05 |
 """
 
 
@@ -155,6 +167,8 @@ def test_cli_writes_the_markdown_and_a_csv_of_every_number(runs, tmp_path):
   assert float(by_key["run", "baseline", "all", wall]) == 4 * 100 + 2 * 50
   assert float(by_key["run", "mt-ft", "all", wall]) == 3725
   assert ("run", "extra", "all", wall) not in by_key
+  assert float(by_key["run", "baseline", "chemprot/seed_2", wall]) == 50
+  assert float(by_key["run", "mt-ft", ".", wall]) == 3725
   assert sum(r[0].startswith("paper") for r in rows) == 3 * 5 + 3 * 5 + 5 * 9
 
 
