@@ -16,7 +16,8 @@ The report (--output, e.g. results.md) holds, for the official test metric of
 each task: the paper's Table 2 (clinical tasks), Table 3 (biomedical tasks)
 and Table 6 (all eight), each run beside the published numbers
 (reference.md section 6); the tasks outside the paper's eight; each run
-folder's wall time and that of every run in it (task, seed, pair). The CSV beside it (same name, .csv) has one row per number.
+folder's wall time and that of every run in it (task, seed, pair). The CSV
+beside it (same name, .csv) has one row per number.
 """
 
 import csv
@@ -97,9 +98,9 @@ PAPER_TABLES = (
 )
 
 NOTE = ("Official test metric of each task; a ± gives the sample standard "
-        "deviation over n seeds (the value is their mean). paper: Peng, Chen & Lu (BioNLP 2020). The "
-        "paper's DDI score is micro F1; the official BLUE DDI metric, which "
-        "runs report, is macro F1.")
+        "deviation over n seeds (the value is their mean). paper: Peng, "
+        "Chen & Lu (BioNLP 2020). The paper's DDI score is micro F1; the "
+        "official BLUE DDI metric, which runs report, is macro F1.")
 
 
 # --- reading run folders ----------------------------------------------------
@@ -141,9 +142,10 @@ def _read_finished_seeds(task_folder: str) -> Dict[str, dict]:
   results.json of its own); {} if none has finished."""
   per_seed = {}
   for seed_folder in glob.glob(os.path.join(task_folder, "seed_*")):
-    if run_dir.is_finished(seed_folder):
-      seed = int(os.path.basename(seed_folder)[len("seed_"):])
-      per_seed[seed] = _read_json(os.path.join(seed_folder, run_dir.RESULTS))
+    seed = os.path.basename(seed_folder)[len("seed_"):]
+    if seed.isdigit() and run_dir.is_finished(seed_folder):
+      per_seed[int(seed)] = _read_json(os.path.join(seed_folder,
+                                                    run_dir.RESULTS))
   tasks = {task for results in per_seed.values() for task in results}
   return {task: aggregate_seeds({s: per_seed[s][task]
                                  for s in sorted(per_seed)})

@@ -18,7 +18,8 @@ EXPECTED = """\
 # Results
 
 Official test metric of each task; a ± gives the sample standard deviation \
-over n seeds (the value is their mean). paper: Peng, Chen & Lu (BioNLP 2020). The paper's DDI score is \
+over n seeds (the value is their mean). paper: Peng, Chen & Lu (BioNLP \
+2020). The paper's DDI score is \
 micro F1; the official BLUE DDI metric, which runs report, is macro F1.
 
 ## Clinical tasks (paper Table 2)
