@@ -90,9 +90,10 @@ study-reference: $(REFERENCE_STAMP) $(MINILM)/bert_config.json
 	  --task=biosses --num_train_epochs=20
 
 # The pairwise matrix (paper Figure 2), after `make study`: pairs and single
-# runs share the study's flags and seed 1, so the single scores are the seed-1
-# baselines (linked), except BIOSSES, whose baseline trains 20 epochs: the
-# pairwise trains its own at 2. MAX_NEW_PAIRS=n trains at most n more pairs
+# runs share the study's flags and seed 1, so the single scores are the
+# baselines' (linked; pairwise reads seed_1/ where a task ran seeds), except
+# BIOSSES, whose baseline trains 20 epochs (pairwise refuses it): pairwise
+# trains its own at 2. MAX_NEW_PAIRS=n trains at most n more pairs
 # and draws those finished, so the matrix can grow over several sittings; pairs
 # run in the order of PAIRWISE_TASKS' combinations: the BC5CDR pair (two
 # tasks on the same abstracts) first, then the short ones before the long.
@@ -100,9 +101,8 @@ PAIRWISE_TASKS := bc5cdr-chemical,bc5cdr-disease,biosses,ddi2013-type,chemprot,h
 MAX_NEW_PAIRS ?=
 study-pairwise: $(MINILM)/bert_config.json
 	mkdir -p $(STUDY)/pairwise/single
-	for run in bc5cdr-chemical/seed_1 chemprot/seed_1 bc5cdr-disease \
-	  ddi2013-type hoc; do ln -sfn ../../baseline/$$run \
-	  $(STUDY)/pairwise/single/$${run%/seed_1}; done
+	for task in bc5cdr-chemical chemprot bc5cdr-disease ddi2013-type hoc; do \
+	  ln -sfn ../../baseline/$$task $(STUDY)/pairwise/single/$$task; done
 	$(PY) -m bluebert_mtl.pairwise --flagfile=flags/study/common.flags \
 	  --tasks=$(PAIRWISE_TASKS) --seed=1 --baseline_dir=$(STUDY)/pairwise/single \
 	  --output_dir=$(STUDY)/pairwise $(if $(MAX_NEW_PAIRS),--max_new_pairs=$(MAX_NEW_PAIRS))

@@ -7,9 +7,12 @@
 Every pair {s, t} of --tasks trains one multi-task run (OUTPUT_DIR/pairs/
 s+t/); its score on t minus t's single-task score is how much the auxiliary
 task s changes the target task t. Single-task scores come from
---baseline_dir/<task>/results.json (run_finetune.py writes that layout);
-tasks missing there are trained once into it. All runs use the same training
-flags (no per-task recipe), so pair and single runs differ only in the tasks.
+--baseline_dir/<task>/ or, for run_finetune.py --seeds output, its
+seed_<--seed>/ (run_finetune.py writes that layout); tasks missing there are
+trained once into it. All runs use the same training flags and seed (no
+per-task recipe), so pair and single runs differ only in the tasks: a single
+run trained with other flags (say a longer baseline recipe) is refused, with
+the fields that differ.
 
 Outputs in OUTPUT_DIR: deltas.csv and deltas.md (rows: auxiliary task s,
 columns: target task t, cell: pair score - single score on --split),
@@ -23,15 +26,17 @@ the pairs finished so far (the others "not run" in the table, no edge drawn).
 
 import csv
 import dataclasses
+import glob
 import itertools
 import math
 import os
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
 
 from absl import app
 from absl import flags
+from absl import logging
 from matplotlib import lines as mlines
 from matplotlib.figure import Figure
 import numpy as np
@@ -55,18 +60,76 @@ def _score(results: dict, task: str, split: str, source: str) -> float:
   return score.value
 
 
+# TrainConfig fields that name where a run lives or how it reports, not what
+# it learns; a single-task run may differ from the pairs in these only.
+BOOKKEEPING_FIELDS = frozenset({
+    "tasks", "output_dir", "data_dir", "cache_dir", "eval_batch_size",
+    "save_checkpoints_steps", "keep_checkpoint_max", "distribution_strategy",
+    "log_every_steps"})
+
+
+def single_run_folder(baseline_dir: str, task_name: str, seed: int) -> str:
+  """Where a task's single-task run lives in `baseline_dir`: its seed_<seed>/
+  sub-folder when the task ran several seeds (run_finetune.py --seeds),
+  else the task folder itself (also where a missing run is trained)."""
+  task_folder = os.path.join(baseline_dir, task_name)
+  seed_folder = os.path.join(task_folder, f"seed_{seed}")
+  if os.path.isdir(seed_folder):
+    return seed_folder
+  seeds = sorted(glob.glob(os.path.join(task_folder, "seed_*")))
+  if seeds:
+    raise ConfigError(
+        f"{task_folder}: holds {', '.join(map(os.path.basename, seeds))} "
+        f"but no seed_{seed}; the pairs train with --seed={seed}")
+  return task_folder
+
+
+def recipe_differences(single: TrainConfig, pairs: TrainConfig) -> List[str]:
+  """"field: single value != pairs value" for each field outside
+  `BOOKKEEPING_FIELDS` in which a single-task run's config differs from the
+  pairs' (they must match for a delta to measure only the auxiliary task)."""
+  return [f"{field.name}: {getattr(single, field.name)!r} != "
+          f"{getattr(pairs, field.name)!r}"
+          for field in dataclasses.fields(TrainConfig)
+          if field.name not in BOOKKEEPING_FIELDS and
+          getattr(single, field.name) != getattr(pairs, field.name)]
+
+
+def _check_recipe(folder: str, config: TrainConfig):
+  """Refuses a single-task run (finished or not) trained with other flags
+  than the pairs."""
+  differences = recipe_differences(run_dir.read_train_config(folder), config)
+  if differences:
+    raise ConfigError(
+        f"{folder}: this single-task run was trained with other flags than "
+        f"the pairs (single != pairs): {'; '.join(differences)}. Point "
+        f"--baseline_dir at runs with the pairs' flags, or move this one "
+        f"away to have it trained with them")
+
+
 def single_scores(config: TrainConfig, start: finetune.Start, tasks: Sequence,
                   baseline_dir: str, split: str) -> Dict[str, float]:
-  """Each task's single-task score: read from `baseline_dir`, or trained
-  into `baseline_dir`/<task>/ when missing there."""
-  existing = report.read_results(baseline_dir)
+  """Each task's single-task score on `split`, from its run in `baseline_dir`
+  (`single_run_folder`), which must share the pairs' flags and seed
+  (`recipe_differences`), or trained (resumed) there with them. A folder
+  with a results.json but no train_config.json holds scores from elsewhere:
+  they are used as they are, and the unchecked recipe is logged."""
   scores = {}
   for task in tasks:
-    results = existing if task.name in existing else finetune.train_once(
-        dataclasses.replace(config, tasks=(task.name,),
-                            output_dir=os.path.join(baseline_dir, task.name)),
+    folder = single_run_folder(baseline_dir, task.name, config.seed)
+    if os.path.isfile(os.path.join(folder, run_dir.TRAIN_CONFIG)):
+      _check_recipe(folder, config)
+    elif os.path.isfile(os.path.join(folder, run_dir.RESULTS)):
+      logging.warning("%s has no %s: its score is used, but whether it was "
+                      "trained with the pairs' flags cannot be checked",
+                      folder, run_dir.TRAIN_CONFIG)
+      scores[task.name] = _score(report.read_results(folder), task.name,
+                                 split, folder)
+      continue
+    results = finetune.train_once(
+        dataclasses.replace(config, tasks=(task.name,), output_dir=folder),
         start, [task])
-    scores[task.name] = _score(results, task.name, split, baseline_dir)
+    scores[task.name] = _score(results, task.name, split, folder)
   return scores
 
 

@@ -4,6 +4,7 @@ single scores (one single score trained, two read from a baseline folder)
 and a PNG that opens at the figure's size."""
 
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -17,6 +18,7 @@ import pytest
 
 from bluebert_mtl import pairwise
 from bluebert_mtl.config import TrainConfig
+from bluebert_mtl.errors import ConfigError
 from conftest import REPO_ROOT, SAMPLE_DIR
 
 TASKS = ("chemprot", "mednli", "clinicalsts")
@@ -163,3 +165,58 @@ def test_max_new_pairs_trains_the_first_unfinished_and_reads_finished_back(
   pairwise.draw_graph(["a", "b", "c"], deltas, 0.005,
                       str(tmp_path / "graph.png"))
   _assert_png(tmp_path / "graph.png")
+
+
+def _single_run(folder, config, score):
+  """A finished single-task run of task "a" trained with `config`."""
+  _finished_run(folder, {"a": score})
+  with open(os.path.join(folder, "train_config.json"), "w") as f:
+    f.write(dataclasses.replace(config, tasks=("a",),
+                                output_dir=str(folder)).to_json_string())
+
+
+def _pairs_config(tmp_path, **fields):
+  return TrainConfig(tasks=("a", "b"), data_dir="unused",
+                     output_dir=str(tmp_path / "pairwise"), seed=1,
+                     learning_rate=2e-4, num_train_epochs=2.0, **fields)
+
+
+def test_single_score_is_the_seed_run_of_a_multi_seed_baseline(tmp_path):
+  config = _pairs_config(tmp_path)
+  task = tmp_path / "single" / "a"
+  for seed, score in ((1, 0.4), (2, 0.6)):
+    _single_run(task / f"seed_{seed}", dataclasses.replace(config, seed=seed),
+                score)
+  with open(task / "results.json", "w") as f:  # run_finetune.py's aggregate
+    json.dump({"a": {"test": {"accuracy": 0.5}, "seeds": [1, 2]}}, f)
+  spec = type("Spec", (), {"name": "a"})()
+  got = pairwise.single_scores(config, None, [spec],
+                               str(tmp_path / "single"), "test")
+  assert got == {"a": 0.4}
+
+
+def test_single_run_with_other_flags_than_the_pairs_is_refused(tmp_path):
+  config = _pairs_config(tmp_path)
+  folder = tmp_path / "single" / "a"
+  # Trained 20 epochs and with another seed; its cache and logging differ
+  # too, which do not count.
+  _single_run(folder, dataclasses.replace(
+      config, num_train_epochs=20.0, seed=7, cache_dir="elsewhere",
+      log_every_steps=1), 0.5)
+  spec = type("Spec", (), {"name": "a"})()
+  with pytest.raises(ConfigError) as error:
+    pairwise.single_scores(config, None, [spec], str(tmp_path / "single"),
+                           "test")
+  message = str(error.value)
+  assert str(folder) in message
+  assert "num_train_epochs: 20.0 != 2.0" in message
+  assert "seed: 7 != 1" in message
+  assert "cache_dir" not in message and "log_every_steps" not in message
+
+
+def test_multi_seed_baseline_without_the_pairs_seed_is_refused(tmp_path):
+  config = _pairs_config(tmp_path)
+  task = tmp_path / "single" / "a"
+  _single_run(task / "seed_2", dataclasses.replace(config, seed=2), 0.6)
+  with pytest.raises(ConfigError, match=r"holds seed_2 but no seed_1"):
+    pairwise.single_run_folder(str(tmp_path / "single"), "a", 1)
