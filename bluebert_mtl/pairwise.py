@@ -12,7 +12,8 @@ seed_<--seed>/ (run_finetune.py writes that layout); tasks missing there are
 trained once into it. All runs use the same training flags and seed (no
 per-task recipe), so pair and single runs differ only in the tasks: a single
 run trained with other flags (say a longer baseline recipe) is refused, with
-the fields that differ.
+the fields that differ, and so is a pair folder of an earlier call with other
+flags.
 
 Outputs in OUTPUT_DIR: deltas.csv and deltas.md (rows: auxiliary task s,
 columns: target task t, cell: pair score - single score on --split),
@@ -95,16 +96,14 @@ def recipe_differences(single: TrainConfig, pairs: TrainConfig) -> List[str]:
           getattr(single, field.name) != getattr(pairs, field.name)]
 
 
-def _check_recipe(folder: str, config: TrainConfig):
-  """Refuses a single-task run (finished or not) trained with other flags
-  than the pairs."""
+def _check_recipe(folder: str, config: TrainConfig, remedy: str):
+  """Refuses a run folder (finished or not) whose run was trained with other
+  flags than `config`, the pairs'; `remedy` ends the message."""
   differences = recipe_differences(run_dir.read_train_config(folder), config)
   if differences:
     raise ConfigError(
-        f"{folder}: this single-task run was trained with other flags than "
-        f"the pairs (single != pairs): {'; '.join(differences)}. Point "
-        f"--baseline_dir at runs with the pairs' flags, or move this one "
-        f"away to have it trained with them")
+        f"{folder}: this run was trained with other flags than the pairs "
+        f"now (run != now): {'; '.join(differences)}. {remedy}")
 
 
 def single_scores(config: TrainConfig, start: finetune.Start, tasks: Sequence,
@@ -118,7 +117,9 @@ def single_scores(config: TrainConfig, start: finetune.Start, tasks: Sequence,
   for task in tasks:
     folder = single_run_folder(baseline_dir, task.name, config.seed)
     if os.path.isfile(os.path.join(folder, run_dir.TRAIN_CONFIG)):
-      _check_recipe(folder, config)
+      _check_recipe(folder, config, "Point --baseline_dir at single-task "
+                    "runs with the pairs' flags, or move this one away to "
+                    "have it trained with them")
     elif os.path.isfile(os.path.join(folder, run_dir.RESULTS)):
       logging.warning("%s has no %s: its score is used, but whether it was "
                       "trained with the pairs' flags cannot be checked",
@@ -139,11 +140,15 @@ def pair_scores(config: TrainConfig, start: finetune.Start, tasks: Sequence,
   """(a, b) -> {a: score, b: score} of the pair's multi-task run, for every
   unordered pair in `tasks` order that is finished or trained now: finished
   pairs are read back, and at most `max_new_pairs` (None: all) are trained,
-  the first unfinished ones in that order."""
+  the first unfinished ones in that order. A pair folder trained (or begun)
+  with other flags than `config` is refused (`recipe_differences`)."""
   scores = {}
   trained = 0
   for a, b in itertools.combinations(tasks, 2):
     folder = os.path.join(config.output_dir, "pairs", f"{a.name}+{b.name}")
+    if os.path.isfile(os.path.join(folder, run_dir.TRAIN_CONFIG)):
+      _check_recipe(folder, config, "Give the pairs another --output_dir, "
+                    "or move this one away to have it trained again")
     if not run_dir.is_finished(folder):
       if max_new_pairs is not None and trained >= max_new_pairs:
         continue

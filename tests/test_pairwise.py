@@ -168,7 +168,7 @@ def test_max_new_pairs_trains_the_first_unfinished_and_reads_finished_back(
 
 
 def _single_run(folder, config, score):
-  """A finished single-task run of task "a" trained with `config`."""
+  """A finished run folder of task "a" trained with `config`."""
   _finished_run(folder, {"a": score})
   with open(os.path.join(folder, "train_config.json"), "w") as f:
     f.write(dataclasses.replace(config, tasks=("a",),
@@ -220,3 +220,14 @@ def test_multi_seed_baseline_without_the_pairs_seed_is_refused(tmp_path):
   _single_run(task / "seed_2", dataclasses.replace(config, seed=2), 0.6)
   with pytest.raises(ConfigError, match=r"holds seed_2 but no seed_1"):
     pairwise.single_run_folder(str(tmp_path / "single"), "a", 1)
+
+
+def test_pair_folder_of_an_earlier_call_with_other_flags_is_refused(tmp_path):
+  config = _pairs_config(tmp_path)
+  folder = tmp_path / "pairwise" / "pairs" / "a+b"
+  _single_run(folder, dataclasses.replace(config, learning_rate=5e-5), 0.5)
+  tasks = [type("Spec", (), {"name": n})() for n in ("a", "b")]
+  with pytest.raises(ConfigError) as error:
+    pairwise.pair_scores(config, None, tasks, "test")
+  assert str(folder) in str(error.value)
+  assert "learning_rate: 5e-05 != 0.0002" in str(error.value)
