@@ -16,7 +16,8 @@ the fields that differ, and so is a pair folder of an earlier call with other
 flags.
 
 Outputs in OUTPUT_DIR: deltas.csv and deltas.md (rows: auxiliary task s,
-columns: target task t, cell: pair score - single score on --split),
+columns: target task t, cell: pair score - single score on --split; the md
+ends with the wall time of each single and pair run),
 pairwise.png (tasks on a circle; edge s->t green if s improves t by more
 than --threshold, red if it hurts t by more, grey otherwise). Finished runs
 (with timing.json) are read back, so a rerun only trains what is missing;
@@ -134,6 +135,11 @@ def single_scores(config: TrainConfig, start: finetune.Start, tasks: Sequence,
   return scores
 
 
+def pair_folder(output_dir: str, a: str, b: str) -> str:
+  """The run folder of the pair of tasks named `a` and `b`, in that order."""
+  return os.path.join(output_dir, "pairs", f"{a}+{b}")
+
+
 def pair_scores(config: TrainConfig, start: finetune.Start, tasks: Sequence,
                 split: str, max_new_pairs: Optional[int] = None
                 ) -> Dict[tuple, Dict[str, float]]:
@@ -145,7 +151,7 @@ def pair_scores(config: TrainConfig, start: finetune.Start, tasks: Sequence,
   scores = {}
   trained = 0
   for a, b in itertools.combinations(tasks, 2):
-    folder = os.path.join(config.output_dir, "pairs", f"{a.name}+{b.name}")
+    folder = pair_folder(config.output_dir, a.name, b.name)
     if os.path.isfile(os.path.join(folder, run_dir.TRAIN_CONFIG)):
       _check_recipe(folder, config, "Give the pairs another --output_dir, "
                     "or move this one away to have it trained again")
@@ -185,10 +191,12 @@ def edge_color(delta: float, threshold: float) -> str:
 
 
 def write_matrix(names: Sequence[str], deltas: np.ndarray,
-                 single: Dict[str, float], folder: str):
+                 single: Dict[str, float], folder: str,
+                 wall_seconds: Optional[Dict[str, float]] = None):
   """Writes DELTAS_CSV (full precision; empty cells: diagonal or not run) and
   DELTAS_MD ("-" on the diagonal, "not run" for pairs not trained yet, the
-  single-task scores under the matrix)."""
+  single-task scores under the matrix, then the wall time of each run in
+  `wall_seconds`: run folder -> seconds, in the given order)."""
   csv_path = os.path.join(folder, DELTAS_CSV)
   with open(csv_path, "w", newline="") as f:
     writer = csv.writer(f)
@@ -196,18 +204,27 @@ def write_matrix(names: Sequence[str], deltas: np.ndarray,
     writer.writerows([name, *("" if math.isnan(v) else repr(float(v))
                               for v in row)]
                      for name, row in zip(names, deltas))
-  lines = ["| auxiliary \\ target | " + " | ".join(names) + " |",
-           "|" + "---|" * (len(names) + 1)]
   def cell(s, t):
     if s == t:
       return "-"
     return "not run" if math.isnan(deltas[s, t]) else f"{deltas[s, t]:+.3f}"
-  lines += ["| " + " | ".join([name] + [cell(s, t) for t in range(len(names))])
-            + " |" for s, name in enumerate(names)]
-  lines += ["| single task | " + " | ".join(f"{single[n]:.3f}"
-                                            for n in names) + " |"]
+  rows = [[name] + [cell(s, t) for t in range(len(names))]
+          for s, name in enumerate(names)]
+  rows.append(["single task"] + [single[n] for n in names])
+  text = report.markdown_table(["auxiliary \\ target", *names], rows)
+  if wall_seconds:
+    text += "\n\nEach run's wall time:\n\n" + report.markdown_table(
+        ["run", "wall time (h:mm:ss)"],
+        [[run, report.clock(seconds)] for run, seconds in wall_seconds.items()])
   with open(os.path.join(folder, DELTAS_MD), "w") as f:
-    f.write("\n".join(lines) + "\n")
+    f.write(text + "\n")
+
+
+def run_seconds(folders: Sequence[str]) -> Dict[str, float]:
+  """Run folder -> wall time of each finished run among `folders`, in their
+  order."""
+  return {f: run_dir.wall_seconds(f) for f in folders
+          if run_dir.is_finished(f)}
 
 
 def draw_graph(names: Sequence[str], deltas: np.ndarray, threshold: float,
@@ -254,7 +271,11 @@ def run_pairwise(config: TrainConfig, start: finetune.Start, tasks: Sequence,
   deltas = delta_matrix(names, single, pair_scores(config, start, tasks,
                                                    split, max_new_pairs))
   os.makedirs(config.output_dir, exist_ok=True)
-  write_matrix(names, deltas, single, config.output_dir)
+  runs = ([single_run_folder(baseline_dir, n, config.seed) for n in names] +
+          [pair_folder(config.output_dir, a, b)
+           for a, b in itertools.combinations(names, 2)])
+  write_matrix(names, deltas, single, config.output_dir,
+               run_seconds(runs))
   draw_graph(names, deltas, threshold,
              os.path.join(config.output_dir, GRAPH_PNG))
   return deltas

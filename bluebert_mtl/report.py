@@ -251,7 +251,7 @@ def _cell(value) -> str:
   return value if isinstance(value, str) else f"{value:.3f}"
 
 
-def _markdown(header: Sequence[str], rows: Sequence[Sequence]) -> str:
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
   lines = ["| " + " | ".join(header) + " |",
            "|" + "---|" * len(header)]
   lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
@@ -274,7 +274,7 @@ def domain_table(runs: Sequence[Run], table: PaperTable) -> str:
           for r in runs if any(t in r.scores for t in table.tasks)]
   rows += [[f"paper: {model}", *scores]
            for model, scores in table.models.items()]
-  return _markdown(["model"] + [TITLES[t] for t in table.tasks] + ["Avg"],
+  return markdown_table(["model"] + [TITLES[t] for t in table.tasks] + ["Avg"],
                    rows)
 
 
@@ -287,7 +287,7 @@ def all_tasks_table(runs: Sequence[Run], table: PaperTable) -> str:
           list(published[i]) for i, t in enumerate(table.tasks)]
   rows.append(["Avg", "mean"] + [r.average(table.tasks) for r in runs] +
               list(published[-1]))
-  return _markdown(["task", "metric"] + [r.name for r in runs] +
+  return markdown_table(["task", "metric"] + [r.name for r in runs] +
                    [f"paper: {m}" for m in table.models], rows)
 
 
@@ -297,26 +297,26 @@ def other_tasks_table(runs: Sequence[Run]) -> Optional[str]:
   if not tasks:
     return None
   runs = [r for r in runs if any(t in r.scores for t in tasks)]
-  return _markdown(["task", "metric"] + [r.name for r in runs],
+  return markdown_table(["task", "metric"] + [r.name for r in runs],
                    [[t, _metric(runs, t)] + [_score_cell(r, t) for r in runs]
                     for t in tasks])
 
 
-def _clock(seconds: Optional[float]) -> Optional[str]:
+def clock(seconds: Optional[float]) -> Optional[str]:
   if seconds is None:
     return None
   return str(datetime.timedelta(seconds=round(seconds)))
 
 
 def runs_table(runs: Sequence[Run]) -> str:
-  return _markdown(["run", "tasks", "wall time (h:mm:ss)"],
-                   [[r.name, str(len(r.scores)), _clock(r.wall_seconds)]
+  return markdown_table(["run", "tasks", "wall time (h:mm:ss)"],
+                   [[r.name, str(len(r.scores)), clock(r.wall_seconds)]
                     for r in runs])
 
 
 def each_run_table(runs: Sequence[Run]) -> str:
-  return _markdown(["run", "folder", "wall time (h:mm:ss)"],
-                   [[r.name, path, _clock(seconds)]
+  return markdown_table(["run", "folder", "wall time (h:mm:ss)"],
+                   [[r.name, path, clock(seconds)]
                     for r in runs for path, seconds in r.run_seconds.items()])
 
 

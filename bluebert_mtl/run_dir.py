@@ -102,3 +102,8 @@ def write_timing(run_dir: str, wall_seconds: float, resumed: bool):
 
 def is_finished(run_dir: str) -> bool:
   return os.path.isfile(os.path.join(run_dir, TIMING))
+
+
+def wall_seconds(run_dir: str) -> float:
+  """A finished run's wall time over all its starts, in seconds."""
+  return _read_json(run_dir, TIMING)["wall_seconds"]

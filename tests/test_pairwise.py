@@ -102,7 +102,19 @@ def test_cli_on_three_sample_tasks(tiny_bert_dir, tmp_path):
   assert markdown[0] == ("| auxiliary \\ target | chemprot | mednli | "
                          "clinicalsts |")
   assert markdown[2].startswith("| chemprot | - | ")
-  assert markdown[-1].startswith("| single task | 0.500 | ")
+  assert markdown[5].startswith("| single task | 0.500 | 0.250 | ")
+  # Wall times of the runs with timing.json: the trained single run and the
+  # pairs (chemprot's and mednli's scores came without one).
+  runs = [baseline / "clinicalsts", out / "pairs" / "chemprot+mednli",
+          out / "pairs" / "chemprot+clinicalsts",
+          out / "pairs" / "mednli+clinicalsts"]
+  assert [row.split(" | ")[0] for row in markdown[-4:]] == [
+      f"| {run}" for run in runs]
+  for run, row in zip(runs, markdown[-4:]):
+    with open(run / "timing.json") as f:
+      seconds = round(json.load(f)["wall_seconds"])
+    assert row.endswith(f" | {seconds // 3600}:{seconds // 60 % 60:02d}:"
+                        f"{seconds % 60:02d} |")
   _assert_png(out / "pairwise.png")
 
 
@@ -157,11 +169,19 @@ def test_max_new_pairs_trains_the_first_unfinished_and_reads_finished_back(
 
   single = {"a": 0.5, "b": 0.6, "c": 0.7}
   deltas = pairwise.delta_matrix(["a", "b", "c"], single, scores)
-  pairwise.write_matrix(["a", "b", "c"], deltas, single, str(tmp_path))
+  pairs = [pairwise.pair_folder(str(tmp_path), a, b)
+           for a, b in (("a", "b"), ("a", "c"), ("b", "c"))]
+  pairwise.write_matrix(["a", "b", "c"], deltas, single, str(tmp_path),
+                        pairwise.run_seconds(pairs))
   rows = (tmp_path / "deltas.md").read_text().splitlines()
   assert rows[2] == "| a | - | -0.020 | not run |"
   assert rows[3] == "| b | +0.050 | - | -0.010 |"
   assert rows[4] == "| c | not run | +0.010 | - |"
+  assert rows[5] == "| single task | 0.500 | 0.600 | 0.700 |"
+  # The finished pairs' timing.json (1 s each); a+c did not run.
+  assert rows[7:] == ["Each run's wall time:", "",
+                      "| run | wall time (h:mm:ss) |", "|---|---|",
+                      f"| {pairs[0]} | 0:00:01 |", f"| {pairs[2]} | 0:00:01 |"]
   pairwise.draw_graph(["a", "b", "c"], deltas, 0.005,
                       str(tmp_path / "graph.png"))
   _assert_png(tmp_path / "graph.png")
