@@ -63,7 +63,8 @@ def _score(results: dict, task: str, split: str, source: str) -> float:
 
 
 # TrainConfig fields that name where a run lives or how it reports, not what
-# it learns; a single-task run may differ from the pairs in these only.
+# it learns; a single or pair run read back may differ from the call's flags
+# in these only.
 BOOKKEEPING_FIELDS = frozenset({
     "tasks", "output_dir", "data_dir", "cache_dir", "eval_batch_size",
     "save_checkpoints_steps", "keep_checkpoint_max", "distribution_strategy",

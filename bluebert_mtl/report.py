@@ -252,6 +252,8 @@ def _cell(value) -> str:
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
+  """A GitHub markdown table; a cell that is None prints "-", a number with
+  3 decimals, a string as it is."""
   lines = ["| " + " | ".join(header) + " |",
            "|" + "---|" * len(header)]
   lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
@@ -274,8 +276,8 @@ def domain_table(runs: Sequence[Run], table: PaperTable) -> str:
           for r in runs if any(t in r.scores for t in table.tasks)]
   rows += [[f"paper: {model}", *scores]
            for model, scores in table.models.items()]
-  return markdown_table(["model"] + [TITLES[t] for t in table.tasks] + ["Avg"],
-                   rows)
+  return markdown_table(
+      ["model"] + [TITLES[t] for t in table.tasks] + ["Avg"], rows)
 
 
 def all_tasks_table(runs: Sequence[Run], table: PaperTable) -> str:
@@ -288,7 +290,7 @@ def all_tasks_table(runs: Sequence[Run], table: PaperTable) -> str:
   rows.append(["Avg", "mean"] + [r.average(table.tasks) for r in runs] +
               list(published[-1]))
   return markdown_table(["task", "metric"] + [r.name for r in runs] +
-                   [f"paper: {m}" for m in table.models], rows)
+                        [f"paper: {m}" for m in table.models], rows)
 
 
 def other_tasks_table(runs: Sequence[Run]) -> Optional[str]:
@@ -297,12 +299,14 @@ def other_tasks_table(runs: Sequence[Run]) -> Optional[str]:
   if not tasks:
     return None
   runs = [r for r in runs if any(t in r.scores for t in tasks)]
-  return markdown_table(["task", "metric"] + [r.name for r in runs],
-                   [[t, _metric(runs, t)] + [_score_cell(r, t) for r in runs]
-                    for t in tasks])
+  return markdown_table(
+      ["task", "metric"] + [r.name for r in runs],
+      [[t, _metric(runs, t)] + [_score_cell(r, t) for r in runs]
+       for t in tasks])
 
 
 def clock(seconds: Optional[float]) -> Optional[str]:
+  """Seconds as h:mm:ss (None stays None)."""
   if seconds is None:
     return None
   return str(datetime.timedelta(seconds=round(seconds)))
@@ -310,14 +314,15 @@ def clock(seconds: Optional[float]) -> Optional[str]:
 
 def runs_table(runs: Sequence[Run]) -> str:
   return markdown_table(["run", "tasks", "wall time (h:mm:ss)"],
-                   [[r.name, str(len(r.scores)), clock(r.wall_seconds)]
-                    for r in runs])
+                        [[r.name, str(len(r.scores)), clock(r.wall_seconds)]
+                         for r in runs])
 
 
 def each_run_table(runs: Sequence[Run]) -> str:
-  return markdown_table(["run", "folder", "wall time (h:mm:ss)"],
-                   [[r.name, path, clock(seconds)]
-                    for r in runs for path, seconds in r.run_seconds.items()])
+  return markdown_table(
+      ["run", "folder", "wall time (h:mm:ss)"],
+      [[r.name, path, clock(seconds)]
+       for r in runs for path, seconds in r.run_seconds.items()])
 
 
 def to_markdown(runs: Sequence[Run]) -> str:
