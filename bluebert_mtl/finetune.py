@@ -17,7 +17,6 @@ has one is complete and is read back instead of trained again.
 """
 
 import dataclasses
-import json
 import os
 from typing import Collection, Dict, Optional, Sequence
 
@@ -193,6 +192,5 @@ def finetune(config: TrainConfig, start: Start, task,
                        start, [task])[task.name]
       for seed in seeds}
   results = {task.name: report.aggregate_seeds(per_seed)}
-  with open(os.path.join(folder, run_dir.RESULTS), "w") as f:
-    json.dump(results, f, indent=2, sort_keys=True)
+  run_dir.write_results(folder, results)
   return results

@@ -24,7 +24,6 @@ import csv
 import dataclasses
 import datetime
 import glob
-import json
 import os
 import statistics
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -105,14 +104,6 @@ NOTE = ("Official test metric of each task; a ± gives the sample standard "
 
 # --- reading run folders ----------------------------------------------------
 
-def _read_json(path: str):
-  try:
-    with open(path) as f:
-      return json.load(f)
-  except json.JSONDecodeError as e:
-    raise ConfigError(f"{path}: not valid JSON ({e})") from e
-
-
 def _mean_sd(entries: Sequence[dict], split: str):
   """Per metric of `split`: mean and sample sd (0 for one seed)."""
   metrics = entries[0].get(split) or {}
@@ -144,8 +135,7 @@ def _read_finished_seeds(task_folder: str) -> Dict[str, dict]:
   for seed_folder in glob.glob(os.path.join(task_folder, "seed_*")):
     seed = os.path.basename(seed_folder)[len("seed_"):]
     if seed.isdigit() and run_dir.is_finished(seed_folder):
-      per_seed[int(seed)] = _read_json(os.path.join(seed_folder,
-                                                    run_dir.RESULTS))
+      per_seed[int(seed)] = run_dir.read_results(seed_folder)
   tasks = {task for results in per_seed.values() for task in results}
   return {task: aggregate_seeds({s: per_seed[s][task]
                                  for s in sorted(per_seed)})
@@ -156,14 +146,14 @@ def read_results(folder: str) -> Dict[str, dict]:
   """Task -> results.json entry of a run folder or of a run_finetune.py
   output (one sub-folder per task; a task whose seeds have not all run is
   the aggregate of its finished ones); {} if it holds none."""
-  own = os.path.join(folder, run_dir.RESULTS)
-  if os.path.isfile(own):
-    return _read_json(own)
+  if os.path.isfile(os.path.join(folder, run_dir.RESULTS)):
+    return run_dir.read_results(folder)
   results = {}
   for task_folder in sorted(glob.glob(os.path.join(folder, "*", ""))):
-    path = os.path.join(task_folder, run_dir.RESULTS)
-    results.update(_read_json(path) if os.path.isfile(path)
-                   else _read_finished_seeds(task_folder))
+    results.update(
+        run_dir.read_results(task_folder)
+        if os.path.isfile(os.path.join(task_folder, run_dir.RESULTS))
+        else _read_finished_seeds(task_folder))
   return results
 
 
@@ -174,7 +164,7 @@ def read_run_seconds(folder: str) -> Dict[str, float]:
   paths = sorted(glob.glob(os.path.join(folder, "**", run_dir.TIMING),
                            recursive=True))
   return {os.path.relpath(os.path.dirname(path), folder):
-          _read_json(path)["wall_seconds"] for path in paths}
+          run_dir.wall_seconds(os.path.dirname(path)) for path in paths}
 
 
 @dataclasses.dataclass(frozen=True)

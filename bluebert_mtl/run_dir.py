@@ -72,6 +72,8 @@ def _read_json(run_dir: str, name: str):
   except FileNotFoundError as e:
     raise ConfigError(f"{run_dir} is not a training run folder: no {name}"
                       ) from e
+  except json.JSONDecodeError as e:
+    raise ConfigError(f"{path}: not valid JSON ({e})") from e
 
 
 def read_tasks(run_dir: str) -> List[TaskSpec]:
@@ -86,6 +88,18 @@ def read_train_config(run_dir: str) -> TrainConfig:
   values["tasks"] = tuple(values["tasks"])
   values["loss_weights"] = tuple(tuple(p) for p in values["loss_weights"])
   return TrainConfig(**values)
+
+
+def write_results(run_dir: str, results: dict):
+  """Writes results.json: {task: {"dev": {metric: v}, "test": {...}}} (a
+  seeded task's entry is `report.aggregate_seeds`')."""
+  with open(os.path.join(run_dir, RESULTS), "w") as f:
+    json.dump(results, f, indent=2, sort_keys=True)
+
+
+def read_results(run_dir: str) -> dict:
+  """results.json of a run folder, as `write_results` wrote it."""
+  return _read_json(run_dir, RESULTS)
 
 
 def latest_checkpoint(run_dir: str):

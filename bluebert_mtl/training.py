@@ -17,7 +17,6 @@ sharding and every worker of a multi-worker run reads the same batches.
 """
 
 import dataclasses
-import json
 import logging as logging_std
 import math
 import os
@@ -543,9 +542,7 @@ class Trainer:
         results[task.name][split_name] = (
             {} if scores is None else {scores["metric"]: scores["value"]})
     if self.is_chief:
-      with open(os.path.join(self.config.output_dir, run_dir.RESULTS),
-                "w") as f:
-        json.dump(results, f, indent=2, sort_keys=True)
+      run_dir.write_results(self.config.output_dir, results)
     return results
 
   def _write_run_files(self):

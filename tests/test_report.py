@@ -197,6 +197,17 @@ def test_bad_runs_are_config_errors(tmp_path):
     report.read_run("empty", str(tmp_path))
 
 
+@pytest.mark.parametrize("name", ["results.json", "timing.json"])
+def test_a_truncated_run_file_is_named_in_the_error(tmp_path, name):
+  task_folder = tmp_path / "chemprot"
+  task_folder.mkdir()
+  (task_folder / "results.json").write_text('{"chemprot": {"test": {}}}')
+  (task_folder / "timing.json").write_text('{"wall_seconds": 12.5}')
+  (task_folder / name).write_text('{"wall_sec')
+  with pytest.raises(ConfigError, match=f"chemprot/{name}: not valid JSON"):
+    report.read_run("run", str(tmp_path))
+
+
 def test_a_task_whose_seeds_have_not_all_run_is_the_mean_of_those_finished(
     tmp_path):
   # chemprot: seeds 1 and 3 finished, seed 2 stopped part-way (results.json
