@@ -89,6 +89,11 @@ class Start:
   bert_files: BertFiles
   encoder_checkpoint: Optional[str] = None
 
+  @property
+  def checkpoint(self) -> Optional[str]:
+    """The prefix the encoder's weights come from (None: random)."""
+    return self.encoder_checkpoint or self.bert_files.checkpoint
+
 
 def _object_checkpoint(path: str) -> Optional[str]:
   """The TF2 object-based checkpoint `path` names or holds (a run folder
@@ -151,12 +156,14 @@ def build_trainer(config: TrainConfig, start: Start,
 
 def train_once(config: TrainConfig, start: Start, tasks: Sequence) -> dict:
   """Trains (or resumes) a run; a finished run (one with timing.json) is read
-  back instead.
+  back instead. Either must have `config`'s recipe and `start`
+  (`run_dir.check_same_run`).
 
   Returns:
     results.json's content.
   """
   if run_dir.is_finished(config.output_dir):
+    run_dir.check_same_run(config.output_dir, config, start.checkpoint)
     logging.info("%s is complete (it has %s): reading its results",
                  config.output_dir, run_dir.TIMING)
     return report.read_results(config.output_dir)

@@ -9,11 +9,11 @@ s+t/); its score on t minus t's single-task score is how much the auxiliary
 task s changes the target task t. Single-task scores come from
 --baseline_dir/<task>/ or, for run_finetune.py --seeds output, its
 seed_<--seed>/ (run_finetune.py writes that layout); tasks missing there are
-trained once into it. All runs use the same training flags and seed (no
-per-task recipe), so pair and single runs differ only in the tasks: a single
-run trained with other flags (say a longer baseline recipe) is refused, with
-the fields that differ, and so is a pair folder of an earlier call with other
-flags.
+trained once into it. All runs use the same training flags, seed and
+encoder start (no per-task recipe), so pair and single runs differ only in
+the tasks: a single run trained with other flags (say a longer baseline
+recipe) or from other weights is refused, with what differs, and so is a
+pair folder of an earlier call with other flags.
 
 Outputs in OUTPUT_DIR: deltas.csv and deltas.md (rows: auxiliary task s,
 columns: target task t, cell: pair score - single score on --split; the md
@@ -32,7 +32,7 @@ import glob
 import itertools
 import math
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
 
@@ -62,15 +62,6 @@ def _score(results: dict, task: str, split: str, source: str) -> float:
   return score.value
 
 
-# TrainConfig fields that name where a run lives or how it reports, not what
-# it learns; a single or pair run read back may differ from the call's flags
-# in these only.
-BOOKKEEPING_FIELDS = frozenset({
-    "tasks", "output_dir", "data_dir", "cache_dir", "eval_batch_size",
-    "save_checkpoints_steps", "keep_checkpoint_max", "distribution_strategy",
-    "log_every_steps"})
-
-
 def single_run_folder(baseline_dir: str, task_name: str, seed: int) -> str:
   """Where a task's single-task run lives in `baseline_dir`: its seed_<seed>/
   sub-folder when the task ran several seeds (run_finetune.py --seeds),
@@ -87,41 +78,24 @@ def single_run_folder(baseline_dir: str, task_name: str, seed: int) -> str:
   return task_folder
 
 
-def recipe_differences(single: TrainConfig, pairs: TrainConfig) -> List[str]:
-  """"field: single value != pairs value" for each field outside
-  `BOOKKEEPING_FIELDS` in which a single-task run's config differs from the
-  pairs' (they must match for a delta to measure only the auxiliary task)."""
-  return [f"{field.name}: {getattr(single, field.name)!r} != "
-          f"{getattr(pairs, field.name)!r}"
-          for field in dataclasses.fields(TrainConfig)
-          if field.name not in BOOKKEEPING_FIELDS and
-          getattr(single, field.name) != getattr(pairs, field.name)]
-
-
-def _check_recipe(folder: str, config: TrainConfig, remedy: str):
-  """Refuses a run folder (finished or not) whose run was trained with other
-  flags than `config`, the pairs'; `remedy` ends the message."""
-  differences = recipe_differences(run_dir.read_train_config(folder), config)
-  if differences:
-    raise ConfigError(
-        f"{folder}: this run was trained with other flags than the pairs "
-        f"now (run != now): {'; '.join(differences)}. {remedy}")
-
-
 def single_scores(config: TrainConfig, start: finetune.Start, tasks: Sequence,
                   baseline_dir: str, split: str) -> Dict[str, float]:
   """Each task's single-task score on `split`, from its run in `baseline_dir`
-  (`single_run_folder`), which must share the pairs' flags and seed
-  (`recipe_differences`), or trained (resumed) there with them. A folder
-  with a results.json but no train_config.json holds scores from elsewhere:
-  they are used as they are, and the unchecked recipe is logged."""
+  (`single_run_folder`), which must share the pairs' flags, seed and encoder
+  start (`run_dir.check_same_run`), or trained (resumed) there with them. A
+  folder with a results.json but no train_config.json holds scores from
+  elsewhere: they are used as they are, and the unchecked recipe is
+  logged."""
   scores = {}
   for task in tasks:
     folder = single_run_folder(baseline_dir, task.name, config.seed)
+    single_config = dataclasses.replace(config, tasks=(task.name,),
+                                        output_dir=folder)
     if os.path.isfile(os.path.join(folder, run_dir.TRAIN_CONFIG)):
-      _check_recipe(folder, config, "Point --baseline_dir at single-task "
-                    "runs with the pairs' flags, or move this one away to "
-                    "have it trained with them")
+      run_dir.check_same_run(
+          folder, single_config, start.checkpoint,
+          "Point --baseline_dir at single-task runs with the pairs' flags "
+          "and start, or move this one away to have it trained with them")
     elif os.path.isfile(os.path.join(folder, run_dir.RESULTS)):
       logging.warning("%s has no %s: its score is used, but whether it was "
                       "trained with the pairs' flags cannot be checked",
@@ -129,9 +103,7 @@ def single_scores(config: TrainConfig, start: finetune.Start, tasks: Sequence,
       scores[task.name] = _score(report.read_results(folder), task.name,
                                  split, folder)
       continue
-    results = finetune.train_once(
-        dataclasses.replace(config, tasks=(task.name,), output_dir=folder),
-        start, [task])
+    results = finetune.train_once(single_config, start, [task])
     scores[task.name] = _score(results, task.name, split, folder)
   return scores
 
@@ -148,14 +120,11 @@ def pair_scores(config: TrainConfig, start: finetune.Start, tasks: Sequence,
   unordered pair in `tasks` order that is finished or trained now: finished
   pairs are read back, and at most `max_new_pairs` (None: all) are trained,
   the first unfinished ones in that order. A pair folder trained (or begun)
-  with other flags than `config` is refused (`recipe_differences`)."""
+  with other flags or start than now is refused (`run_dir.check_same_run`)."""
   scores = {}
   trained = 0
   for a, b in itertools.combinations(tasks, 2):
     folder = pair_folder(config.output_dir, a.name, b.name)
-    if os.path.isfile(os.path.join(folder, run_dir.TRAIN_CONFIG)):
-      _check_recipe(folder, config, "Give the pairs another --output_dir, "
-                    "or move this one away to have it trained again")
     if not run_dir.is_finished(folder):
       if max_new_pairs is not None and trained >= max_new_pairs:
         continue

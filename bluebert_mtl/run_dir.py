@@ -2,6 +2,8 @@
 
   OUTPUT_DIR/
     train_config.json          the run's TrainConfig
+    start.json                 the checkpoint its encoder started from and
+                               the SHA-256 of that checkpoint's .index file
     bert_config.json, vocab.txt  the encoder's architecture and vocabulary
     tasks.json                 the TaskSpecs trained (user tasks included)
     checkpoints/ckpt-N.*       resumable: encoder, heads, optimizer, state
@@ -14,13 +16,16 @@
                                last, so it also marks a finished run
 
 A run folder is self-contained: fine-tuning and export need nothing else.
+A folder is only resumed or read back by a call with the same recipe and
+start as the run that wrote it (`check_same_run`).
 """
 
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import tensorflow as tf
 
@@ -32,6 +37,7 @@ TRAIN_CONFIG = "train_config.json"
 BERT_CONFIG = "bert_config.json"
 VOCAB = "vocab.txt"
 TASKS = "tasks.json"
+START = "start.json"
 CHECKPOINTS = "checkpoints"
 RESULTS = "results.json"
 TIMING = "timing.json"
@@ -48,20 +54,47 @@ def final_weights(run_dir: str) -> str:
   return os.path.join(run_dir, "final", "weights")
 
 
+def _write_text(run_dir: str, name: str, text: str):
+  """Writes run_dir/name whole or not at all (a temporary file renamed over
+  it), so a reader (another worker, a rerun after a kill) never sees half a
+  file."""
+  path = os.path.join(run_dir, name)
+  temporary = f"{path}.tmp-{os.getpid()}"
+  with open(temporary, "w") as f:
+    f.write(text)
+  os.replace(temporary, path)
+
+
+def _write_json(run_dir: str, name: str, value, sort_keys: bool = False):
+  _write_text(run_dir, name, json.dumps(value, indent=2, sort_keys=sort_keys))
+
+
+def start_record(checkpoint: Optional[str]) -> dict:
+  """start.json's content for an encoder started from the checkpoint prefix
+  `checkpoint` (None: random initialisation). The SHA-256 of its .index file
+  names the weights wherever they are copied to (the index holds every
+  tensor's CRC32C)."""
+  index = f"{checkpoint}.index" if checkpoint else None
+  digest = None
+  if index and os.path.isfile(index):
+    with open(index, "rb") as f:
+      digest = hashlib.sha256(f.read()).hexdigest()
+  return {"checkpoint": checkpoint, "index_sha256": digest}
+
+
 def write_run_files(run_dir: str, config: TrainConfig, bert_config_file: str,
-                    vocab_file: str, tasks: Sequence[TaskSpec]):
+                    vocab_file: str, tasks: Sequence[TaskSpec],
+                    start_checkpoint: Optional[str]):
   """Writes what makes the run folder self-contained."""
   os.makedirs(run_dir, exist_ok=True)
-  with open(os.path.join(run_dir, TRAIN_CONFIG), "w") as f:
-    f.write(config.to_json_string())
-  bert_config = BertConfig.from_json_file(bert_config_file)
-  with open(os.path.join(run_dir, BERT_CONFIG), "w") as f:
-    f.write(bert_config.to_json_string())
+  _write_json(run_dir, START, start_record(start_checkpoint))
+  _write_text(run_dir, TRAIN_CONFIG, config.to_json_string())
+  _write_text(run_dir, BERT_CONFIG,
+              BertConfig.from_json_file(bert_config_file).to_json_string())
   if os.path.abspath(vocab_file) != os.path.abspath(
       os.path.join(run_dir, VOCAB)):
     shutil.copyfile(vocab_file, os.path.join(run_dir, VOCAB))
-  with open(os.path.join(run_dir, TASKS), "w") as f:
-    json.dump([dataclasses.asdict(t) for t in tasks], f, indent=2)
+  _write_json(run_dir, TASKS, [dataclasses.asdict(t) for t in tasks])
 
 
 def _read_json(run_dir: str, name: str):
@@ -85,16 +118,73 @@ def read_tasks(run_dir: str) -> List[TaskSpec]:
 
 def read_train_config(run_dir: str) -> TrainConfig:
   values = _read_json(run_dir, TRAIN_CONFIG)
+  unknown = sorted(set(values) - {f.name for f in
+                                  dataclasses.fields(TrainConfig)})
+  if unknown:
+    raise ConfigError(f"{os.path.join(run_dir, TRAIN_CONFIG)}: fields this "
+                      f"version does not know: {', '.join(unknown)}")
   values["tasks"] = tuple(values["tasks"])
   values["loss_weights"] = tuple(tuple(p) for p in values["loss_weights"])
   return TrainConfig(**values)
 
 
+# TrainConfig fields that say where a run lives or how it reports, not what
+# it learns: a run folder may be resumed or read back by a call whose flags
+# differ from the run's in these only.
+BOOKKEEPING_FIELDS = frozenset({
+    "output_dir", "data_dir", "cache_dir", "eval_batch_size",
+    "save_checkpoints_steps", "keep_checkpoint_max", "distribution_strategy",
+    "log_every_steps"})
+
+
+def config_differences(run: TrainConfig, now: TrainConfig) -> List[str]:
+  """"field: run value != now value" for each field outside
+  `BOOKKEEPING_FIELDS` in which a run's config differs from `now`."""
+  return [f"{field.name}: {getattr(run, field.name)!r} != "
+          f"{getattr(now, field.name)!r}"
+          for field in dataclasses.fields(TrainConfig)
+          if field.name not in BOOKKEEPING_FIELDS and
+          getattr(run, field.name) != getattr(now, field.name)]
+
+
+def _start_difference(run_dir: str,
+                      start_checkpoint: Optional[str]) -> List[str]:
+  """["encoder start: run's != now"] when the run's start.json names other
+  weights than `start_checkpoint` holds; [] when they match or the run
+  predates start.json."""
+  if not os.path.isfile(os.path.join(run_dir, START)):
+    return []
+  run = _read_json(run_dir, START)
+  now = start_record(start_checkpoint)
+  if run["index_sha256"] == now["index_sha256"]:
+    return []
+  def named(record):
+    return f"{record['checkpoint']} (index sha256 {record['index_sha256']})"
+  return [f"encoder start: {named(run)} != {named(now)}"]
+
+
+def check_same_run(run_dir: str, config: TrainConfig,
+                   start_checkpoint: Optional[str],
+                   remedy: str = "Give the run another output folder, or move "
+                   "this one away to train it again"):
+  """Refuses a run folder, begun or finished, whose run had another recipe
+  (`config_differences`) or started from other weights than
+  `start_checkpoint`; `remedy` ends the message. A folder without
+  train_config.json passes (nothing ran there)."""
+  if not os.path.isfile(os.path.join(run_dir, TRAIN_CONFIG)):
+    return
+  differences = (config_differences(read_train_config(run_dir), config) +
+                 _start_difference(run_dir, start_checkpoint))
+  if differences:
+    raise ConfigError(
+        f"{run_dir}: this run was trained with other settings than now "
+        f"(run != now): {'; '.join(differences)}. {remedy}")
+
+
 def write_results(run_dir: str, results: dict):
   """Writes results.json: {task: {"dev": {metric: v}, "test": {...}}} (a
   seeded task's entry is `report.aggregate_seeds`')."""
-  with open(os.path.join(run_dir, RESULTS), "w") as f:
-    json.dump(results, f, indent=2, sort_keys=True)
+  _write_json(run_dir, RESULTS, results, sort_keys=True)
 
 
 def read_results(run_dir: str) -> dict:
@@ -110,8 +200,8 @@ def latest_checkpoint(run_dir: str):
 def write_timing(run_dir: str, wall_seconds: float, resumed: bool):
   """Writes timing.json: the run's wall time over all its starts (time since
   the last checkpoint of a killed start counts again when it is redone)."""
-  with open(os.path.join(run_dir, TIMING), "w") as f:
-    json.dump({"wall_seconds": wall_seconds, "resumed": resumed}, f, indent=2)
+  _write_json(run_dir, TIMING, {"wall_seconds": wall_seconds,
+                                "resumed": resumed})
 
 
 def is_finished(run_dir: str) -> bool:

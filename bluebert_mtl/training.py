@@ -241,6 +241,9 @@ class Trainer:
 
   def __init__(self, config: TrainConfig, bert_files: BertFiles, tasks,
                init_encoder_checkpoint: Optional[str] = None):
+    # The encoder's start: a multi-task run's checkpoint, else the download.
+    self.start_checkpoint = init_encoder_checkpoint or bert_files.checkpoint
+    run_dir.check_same_run(config.output_dir, config, self.start_checkpoint)
     self.config = config
     self.bert_files = bert_files
     self.tasks = [dataclasses.replace(
@@ -549,7 +552,8 @@ class Trainer:
     if self.is_chief:
       run_dir.write_run_files(self.config.output_dir, self.config,
                               self.bert_files.config_file,
-                              self.bert_files.vocab_file, self.tasks)
+                              self.bert_files.vocab_file, self.tasks,
+                              self.start_checkpoint)
 
 
 def train(config: TrainConfig, bert_files: BertFiles, tasks: Sequence,

@@ -4,6 +4,7 @@ encoder computes what numpy BERT computes on the checkpoint's weights;
 recipes, seeds as mean ± sd, reruns and the CLI."""
 
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -99,6 +100,12 @@ def test_from_mt_run_the_encoder_is_the_runs_and_the_head_is_new(
   assert not np.allclose(end_kernel, mt_kernel)
   assert set(results) == {"chemprot"}
   assert os.path.isfile(tmp_path / "ft" / "predictions" / "chemprot_test.tsv")
+  with open(tmp_path / "ft" / "start.json") as f:
+    recorded = json.load(f)
+  with open(start.encoder_checkpoint + ".index", "rb") as f:
+    index_sha256 = hashlib.sha256(f.read()).hexdigest()
+  assert recorded == {"checkpoint": start.encoder_checkpoint,
+                      "index_sha256": index_sha256}
 
 
 def test_a_checkpoint_of_an_mt_run_takes_config_and_vocab_from_its_run(
@@ -168,14 +175,20 @@ def test_cli_baseline_with_seeds_reports_mean_and_sd(tiny_bert_dir, tmp_path):
     assert entry[f"{split}_sd"]["pearson"] == pytest.approx(
         abs(a - b) / math.sqrt(2))
 
-  # A rerun reads the finished seeds back instead of training them again.
+  # A rerun with the same flags reads the finished seeds back instead of
+  # training them again; one with another learning rate is refused.
   modified = os.path.getmtime(folder / "seed_1" / "results.json")
+  start = finetune.resolve_start(bert_dir=tiny_bert_dir)
   again = finetune.finetune(
-      _config(tmp_path, ["clinicalsts"]),
-      finetune.resolve_start(bert_dir=tiny_bert_dir),
-      tasks_lib.get_task("clinicalsts"), seeds=[1, 2])
+      _config(tmp_path, ["clinicalsts"], max_steps=2, learning_rate=1e-4),
+      start, tasks_lib.get_task("clinicalsts"), seeds=[1, 2],
+      keep=("learning_rate",))
   assert again == results
   assert os.path.getmtime(folder / "seed_1" / "results.json") == modified
+  with pytest.raises(ConfigError, match=r"seed_1: .*learning_rate: "
+                     r"0\.0001 != 5e-05"):
+    finetune.finetune(_config(tmp_path, ["clinicalsts"], max_steps=2), start,
+                      tasks_lib.get_task("clinicalsts"), seeds=[1, 2])
 
 
 def test_recipes_apply_unless_kept():

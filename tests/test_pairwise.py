@@ -16,14 +16,18 @@ from matplotlib import image as mpl_image
 import numpy as np
 import pytest
 
+from bluebert_mtl import finetune
 from bluebert_mtl import pairwise
-from bluebert_mtl.config import TrainConfig
+from bluebert_mtl.config import BertFiles, TrainConfig
 from bluebert_mtl.errors import ConfigError
 from conftest import REPO_ROOT, SAMPLE_DIR
 
 TASKS = ("chemprot", "mednli", "clinicalsts")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SIDE = int(pairwise.FIGURE_INCHES * pairwise.FIGURE_DPI)
+# A start from random weights: the hand-made run folders below have no
+# start.json, so only their flags are checked.
+START = finetune.Start(BertFiles("unused", None, "unused"))
 
 
 def test_delta_matrix_rows_are_auxiliary_columns_are_target():
@@ -162,7 +166,7 @@ def test_max_new_pairs_trains_the_first_unfinished_and_reads_finished_back(
                       lambda config, start, pair: FakeTrainer(config))
   config = TrainConfig(tasks=("a", "b", "c"), data_dir="unused",
                        output_dir=str(tmp_path))
-  scores = pairwise.pair_scores(config, None, tasks, "test", max_new_pairs=1)
+  scores = pairwise.pair_scores(config, START, tasks, "test", max_new_pairs=1)
   assert trained == [("a", "b")]
   assert scores == {("a", "b"): {"a": 0.55, "b": 0.58},
                     ("b", "c"): {"b": 0.61, "c": 0.69}}
@@ -210,7 +214,7 @@ def test_single_score_is_the_seed_run_of_a_multi_seed_baseline(tmp_path):
   with open(task / "results.json", "w") as f:  # run_finetune.py's aggregate
     json.dump({"a": {"test": {"accuracy": 0.5}, "seeds": [1, 2]}}, f)
   spec = type("Spec", (), {"name": "a"})()
-  got = pairwise.single_scores(config, None, [spec],
+  got = pairwise.single_scores(config, START, [spec],
                                str(tmp_path / "single"), "test")
   assert got == {"a": 0.4}
 
@@ -225,7 +229,7 @@ def test_single_run_with_other_flags_than_the_pairs_is_refused(tmp_path):
       log_every_steps=1), 0.5)
   spec = type("Spec", (), {"name": "a"})()
   with pytest.raises(ConfigError) as error:
-    pairwise.single_scores(config, None, [spec], str(tmp_path / "single"),
+    pairwise.single_scores(config, START, [spec], str(tmp_path / "single"),
                            "test")
   message = str(error.value)
   assert str(folder) in message
@@ -248,6 +252,6 @@ def test_pair_folder_of_an_earlier_call_with_other_flags_is_refused(tmp_path):
   _single_run(folder, dataclasses.replace(config, learning_rate=5e-5), 0.5)
   tasks = [type("Spec", (), {"name": n})() for n in ("a", "b")]
   with pytest.raises(ConfigError) as error:
-    pairwise.pair_scores(config, None, tasks, "test")
+    pairwise.pair_scores(config, START, tasks, "test")
   assert str(folder) in str(error.value)
   assert "learning_rate: 5e-05 != 0.0002" in str(error.value)
