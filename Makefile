@@ -23,8 +23,8 @@ $(MINILM)/bert_config.json: $(STAMP)
 	$(PY) -m bluebert_mtl.convert_checkpoint --output_dir=$(MINILM) \
 	  --input_dir=$(MINILM_HF)
 
-.PHONY: install minilm demo test bench study study-reference study-pairwise \
-  study-report
+.PHONY: install minilm demo test bench study study-runs study-reference \
+  study-pairwise study-report
 install: $(STAMP)
 minilm: $(MINILM)/bert_config.json
 
@@ -60,23 +60,27 @@ bench: $(MINILM)/bert_config.json $(REFERENCE_STAMP)
 	  $(PY) -m benchmarks.bench_$$name 2>&1 | tee build/bench/$$name.log \
 	    || exit 1; done
 
-# The real-data study of docs/results.md (issue 8): single-task baselines,
-# MT-Refinement and MT-Fine-Tune of the six public BLUE tasks with MiniLM, one
-# flagfile per run in flags/study/ (read them for the recipe), then the tables
-# in docs/results/study/ (study-report). Finished runs are read back, so a
-# rerun only trains what is missing. About 3 h on 2 CPU cores.
+# The real-data study of docs/results.md (issue 8), one command: every run of
+# it, then the tables in docs/results/study/. Finished runs are read back, so
+# a rerun only trains what is missing. About 9 h on 2 CPU cores:
+#   make study-runs       single-task baselines, MT-Refinement and MT-Fine-Tune
+#                         of the six public BLUE tasks with MiniLM, one
+#                         flagfile per run in flags/study/ (about 3 h)
 #   make study-reference  the PyTorch reference's side (DEVICE=cuda on a GPU)
 #   make study-pairwise   the pairwise matrix (15 two-task runs, about 5 h;
 #                         MAX_NEW_PAIRS=n trains n more of them)
+#   make study-report     the tables from whatever runs exist
 STUDY := runs/study
 STUDY_DOCS := docs/results/study
-study: $(MINILM)/bert_config.json
+study: study-runs study-reference study-pairwise
+	$(MAKE) study-report
+
+study-runs: $(MINILM)/bert_config.json
 	set -e; for run in baseline baseline_biosses baseline_fidelity; do \
 	  $(PY) run_finetune.py --flagfile=flags/study/$$run.flags; done
 	$(PY) run_mtl.py --flagfile=flags/study/mt_refinement.flags
 	set -e; for run in finetune finetune_biosses; do \
 	  $(PY) run_finetune.py --flagfile=flags/study/$$run.flags; done
-	$(MAKE) study-report
 
 DEVICE ?= cpu
 REFERENCE_PY := benchmarks/reference/.venv/bin/python
@@ -89,7 +93,7 @@ study-reference: $(REFERENCE_STAMP) $(MINILM)/bert_config.json
 	$(REFERENCE_PY) benchmarks/reference/finetune_torch.py $$common \
 	  --task=biosses --num_train_epochs=20
 
-# The pairwise matrix (paper Figure 2), after `make study`: pairs and single
+# The pairwise matrix (paper Figure 2), after `make study-runs`: pairs and single
 # runs share the study's flags and seed 1, so the single scores are the
 # baselines' (linked; pairwise reads seed_1/ where a task ran seeds), except
 # BIOSSES, whose baseline trains 20 epochs (pairwise refuses it): pairwise

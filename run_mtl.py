@@ -3,7 +3,8 @@
   python run_mtl.py --flagfile=flags/mt_bluebert_biomedical.flags \
       --bert_dir=NCBI_BERT_pubmed_uncased_L-12_H-768_A-12 --output_dir=runs/mt
 
-Rerunning the same command resumes from the run's last checkpoint. Results:
+Rerunning the same command resumes from the run's last checkpoint, or reads a
+finished run (one with timing.json) back. Results:
 OUTPUT_DIR/results.json, OUTPUT_DIR/predictions/<task>_{dev,test}.tsv,
 TensorBoard logs in OUTPUT_DIR/tensorboard.
 """

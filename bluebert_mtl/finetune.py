@@ -20,7 +20,6 @@ import dataclasses
 import os
 from typing import Collection, Dict, Optional, Sequence
 
-from absl import logging
 import tensorflow as tf
 
 from bluebert_mtl import report
@@ -163,10 +162,8 @@ def train_once(config: TrainConfig, start: Start, tasks: Sequence) -> dict:
     results.json's content.
   """
   if run_dir.is_finished(config.output_dir):
-    run_dir.check_same_run(config.output_dir, config, start.checkpoint)
-    logging.info("%s is complete (it has %s): reading its results",
-                 config.output_dir, run_dir.TIMING)
-    return report.read_results(config.output_dir)
+    return run_dir.read_finished_run(config.output_dir, config,
+                                     start.checkpoint)
   trainer = build_trainer(config, start, tasks)
   trainer.restore()
   return trainer.run()

@@ -27,6 +27,7 @@ import os
 import shutil
 from typing import List, Optional, Sequence
 
+from absl import logging
 import tensorflow as tf
 
 from bluebert_mtl.config import BertConfig, TrainConfig
@@ -190,6 +191,16 @@ def write_results(run_dir: str, results: dict):
 def read_results(run_dir: str) -> dict:
   """results.json of a run folder, as `write_results` wrote it."""
   return _read_json(run_dir, RESULTS)
+
+
+def read_finished_run(run_dir: str, config: TrainConfig,
+                      start_checkpoint: Optional[str]) -> dict:
+  """results.json of a finished run (`is_finished`), read back instead of
+  training again, once `check_same_run` has passed."""
+  check_same_run(run_dir, config, start_checkpoint)
+  logging.info("%s is complete (it has %s): reading its results", run_dir,
+               TIMING)
+  return read_results(run_dir)
 
 
 def latest_checkpoint(run_dir: str):

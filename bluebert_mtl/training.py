@@ -558,7 +558,13 @@ class Trainer:
 
 def train(config: TrainConfig, bert_files: BertFiles, tasks: Sequence,
           init_encoder_checkpoint: Optional[str] = None) -> dict:
-  """Trains (or resumes) a run and returns results.json's content."""
+  """Trains (or resumes) a run and returns results.json's content; a
+  finished run (one with timing.json) is read back instead
+  (`run_dir.read_finished_run`)."""
+  if run_dir.is_finished(config.output_dir):
+    return run_dir.read_finished_run(
+        config.output_dir, config, init_encoder_checkpoint or
+        bert_files.checkpoint)
   trainer = Trainer(config, bert_files, tasks, init_encoder_checkpoint)
   trainer.restore()
   return trainer.run()

@@ -1,4 +1,5 @@
-"""A run folder is resumed or read back only under its own recipe and start:
+"""A run folder is resumed or read back (by run_finetune.py and run_mtl.py
+alike) only under its own recipe and start:
 other training flags or other starting weights are refused with what
 differs, while paths, cadence and logging may change, and the same weights
 copied elsewhere count as the same start."""
@@ -65,20 +66,28 @@ def test_start_json_names_the_checkpoint_and_the_hash_of_its_index(
     assert json.load(f) == {"checkpoint": prefix, "index_sha256": expected}
 
 
-def test_a_finished_run_is_read_back_only_with_its_own_flags(tiny_bert_dir,
-                                                             tmp_path):
+def _run_finetune(config, bert_dir, task):
+  return finetune.train_once(config, _start(bert_dir), task)
+
+
+def _run_mtl(config, bert_dir, task):
+  return training.train(config, BertFiles.resolve(bert_dir=bert_dir), task)
+
+
+@pytest.mark.parametrize("train", [_run_finetune, _run_mtl])
+def test_a_finished_run_is_read_back_only_with_its_own_flags(
+    tiny_bert_dir, tmp_path, train):
   config = _config(tmp_path / "run")
   _finished_run(tmp_path / "run", config, tiny_bert_dir)
-  start = _start(tiny_bert_dir)
   task = [tasks_lib.get_task("chemprot")]
   # Where the data and cache live and how often it logs do not count.
   moved = _config(tmp_path / "run", data_dir="elsewhere", cache_dir="cache",
                   log_every_steps=1, save_checkpoints_steps=7)
-  assert finetune.train_once(moved, start, task) == RESULTS
+  assert train(moved, tiny_bert_dir, task) == RESULTS
   # Another learning rate and seed would be another run: refused, not read.
   other = _config(tmp_path / "run", learning_rate=5e-5, seed=3)
   with pytest.raises(ConfigError) as error:
-    finetune.train_once(other, start, task)
+    train(other, tiny_bert_dir, task)
   message = str(error.value)
   assert str(tmp_path / "run") in message
   assert "learning_rate: 0.001 != 5e-05" in message
