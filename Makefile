@@ -62,7 +62,8 @@ bench: $(MINILM)/bert_config.json $(REFERENCE_STAMP)
 
 # The real-data study of docs/results.md (issue 8), one command: every run of
 # it, then the tables in docs/results/study/. Finished runs are read back, so
-# a rerun only trains what is missing. About 10 h on 2 CPU cores (the reference on a GPU: minutes):
+# a rerun only trains what is missing. About 10 h on 2 CPU cores (the
+# reference's side on a GPU: minutes):
 #   make study-runs       single-task baselines, MT-Refinement and MT-Fine-Tune
 #                         of the six public BLUE tasks with MiniLM, one
 #                         flagfile per run in flags/study/ (about 3 h)
