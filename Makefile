@@ -115,7 +115,8 @@ study-pairwise: $(MINILM)/bert_config.json
 	cp $(STUDY)/pairwise/deltas.* $(STUDY)/pairwise/pairwise.png $(STUDY_DOCS)/pairwise/
 
 # The tables from whatever runs exist, and each run's results.json,
-# timing.json and train_config.json kept beside them (runs/ is not in git).
+# timing.json, train_config.json and start.json kept beside them (runs/ is not
+# in git; runs from before start.json have none).
 study-report:
 	mkdir -p $(STUDY_DOCS)/runs
 	$(PY) -m bluebert_mtl.report --output=$(STUDY_DOCS)/results.md --runs=\
@@ -123,4 +124,5 @@ study-report:
 	$(PY) -m bluebert_mtl.report --output=$(STUDY_DOCS)/fidelity.md --runs=\
 "this port=$(STUDY)/baseline,PyTorch reference=$(STUDY)/reference"
 	cd $(STUDY) && find . \( -name results.json -o -name timing.json \
-	  -o -name train_config.json \) -exec cp --parents {} ../../$(STUDY_DOCS)/runs/ \;
+	  -o -name train_config.json -o -name start.json \) \
+	  -exec cp --parents {} ../../$(STUDY_DOCS)/runs/ \;
