@@ -91,7 +91,7 @@ class Start:
   @property
   def checkpoint(self) -> Optional[str]:
     """The prefix the encoder's weights come from (None: random)."""
-    return self.encoder_checkpoint or self.bert_files.checkpoint
+    return training.start_checkpoint(self.bert_files, self.encoder_checkpoint)
 
 
 def _object_checkpoint(path: str) -> Optional[str]:

@@ -236,13 +236,20 @@ def score_split(task, split: task_data.SplitData, predictions: dict):
   return task.score(gold, tasks_lib.rows_for(gold, predictions))
 
 
+def start_checkpoint(bert_files: BertFiles,
+                     init_encoder_checkpoint: Optional[str]) -> Optional[str]:
+  """The prefix a run's encoder weights come from: a multi-task run's
+  checkpoint, else the BERT download's (None: random initialisation)."""
+  return init_encoder_checkpoint or bert_files.checkpoint
+
+
 class Trainer:
   """Holds a run's pieces; `train` (below) drives it from start to end."""
 
   def __init__(self, config: TrainConfig, bert_files: BertFiles, tasks,
                init_encoder_checkpoint: Optional[str] = None):
-    # The encoder's start: a multi-task run's checkpoint, else the download.
-    self.start_checkpoint = init_encoder_checkpoint or bert_files.checkpoint
+    self.start_checkpoint = start_checkpoint(bert_files,
+                                             init_encoder_checkpoint)
     run_dir.check_same_run(config.output_dir, config, self.start_checkpoint)
     self.config = config
     self.bert_files = bert_files
@@ -563,8 +570,8 @@ def train(config: TrainConfig, bert_files: BertFiles, tasks: Sequence,
   (`run_dir.read_finished_run`)."""
   if run_dir.is_finished(config.output_dir):
     return run_dir.read_finished_run(
-        config.output_dir, config, init_encoder_checkpoint or
-        bert_files.checkpoint)
+        config.output_dir, config,
+        start_checkpoint(bert_files, init_encoder_checkpoint))
   trainer = Trainer(config, bert_files, tasks, init_encoder_checkpoint)
   trainer.restore()
   return trainer.run()
