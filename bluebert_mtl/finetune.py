@@ -146,27 +146,16 @@ def resolve_start(bert_dir: Optional[str] = None,
 
 # --- runs -------------------------------------------------------------------
 
-def build_trainer(config: TrainConfig, start: Start,
-                  tasks: Sequence) -> training.Trainer:
-  """The trainer of a run from `start`, before restoring or training."""
-  return training.Trainer(config, start.bert_files, tasks,
-                          init_encoder_checkpoint=start.encoder_checkpoint)
-
-
 def train_once(config: TrainConfig, start: Start, tasks: Sequence) -> dict:
-  """Trains (or resumes) a run; a finished run (one with timing.json) is read
-  back instead. Either must have `config`'s recipe and `start`
+  """`training.train` from `start`: trains (or resumes) a run, or reads a
+  finished one back; either must have `config`'s recipe and `start`
   (`run_dir.check_same_run`).
 
   Returns:
     results.json's content.
   """
-  if run_dir.is_finished(config.output_dir):
-    return run_dir.read_finished_run(config.output_dir, config,
-                                     start.checkpoint)
-  trainer = build_trainer(config, start, tasks)
-  trainer.restore()
-  return trainer.run()
+  return training.train(config, start.bert_files, tasks,
+                        start.encoder_checkpoint)
 
 
 def finetune(config: TrainConfig, start: Start, task,

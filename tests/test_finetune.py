@@ -46,6 +46,12 @@ def _tasks(names):
   return [tasks_lib.get_task(name) for name in names]
 
 
+def _trainer(config, start, task_names):
+  """The trainer `finetune.train_once` runs from `start`, before training."""
+  return training.Trainer(config, start.bert_files, _tasks(task_names),
+                          init_encoder_checkpoint=start.encoder_checkpoint)
+
+
 @pytest.fixture(name="mt_run", scope="module")
 def fixture_mt_run(tiny_bert_dir, tmp_path_factory):
   """A multi-task run folder: one epoch (every batch of both tasks once)."""
@@ -83,9 +89,8 @@ def test_from_mt_run_the_encoder_is_the_runs_and_the_head_is_new(
   assert start.bert_files == BertFiles(os.path.join(mt_run, "bert_config.json"),
                                        None, os.path.join(mt_run, "vocab.txt"))
   mt_encoder, mt_kernel = _mt_run_weights(mt_run)
-  trainer = finetune.build_trainer(
-      _config(tmp_path / "ft", ["chemprot"], max_steps=3), start,
-      _tasks(["chemprot"]))
+  trainer = _trainer(_config(tmp_path / "ft", ["chemprot"], max_steps=3),
+                     start, ["chemprot"])
   encoder = multitask_model.encoder_of(trainer.model)
   assert len(encoder.weights) == len(mt_encoder.weights)
   for got, want in zip(encoder.weights, mt_encoder.weights):
@@ -126,8 +131,7 @@ def test_baseline_from_tf1_checkpoint_computes_what_numpy_bert_does(
   assert start.encoder_checkpoint is None
   assert start.bert_files.checkpoint == os.path.join(tiny_bert_dir,
                                                      "bert_model.ckpt")
-  trainer = finetune.build_trainer(_config(tmp_path, ["biosses"]), start,
-                                   _tasks(["biosses"]))
+  trainer = _trainer(_config(tmp_path, ["biosses"]), start, ["biosses"])
   got = multitask_model.encoder_of(trainer.model)(INPUTS, training=False)
   want_sequence, want_pooled = numpy_bert.bert_forward(
       numpy_bert.random_tf1_weights(TINY_ENCODER_CONFIG, seed=0),

@@ -162,8 +162,8 @@ def test_max_new_pairs_trains_the_first_unfinished_and_reads_finished_back(
       trained.append(self.config.tasks)
       return _finished_run(self.config.output_dir, {"a": 0.55, "b": 0.58})
 
-  monkeypatch.setattr(pairwise.finetune, "build_trainer",
-                      lambda config, start, pair: FakeTrainer(config))
+  monkeypatch.setattr(pairwise.finetune.training, "Trainer",
+                      lambda config, *unused: FakeTrainer(config))
   config = TrainConfig(tasks=("a", "b", "c"), data_dir="unused",
                        output_dir=str(tmp_path))
   scores = pairwise.pair_scores(config, START, tasks, "test", max_new_pairs=1)
