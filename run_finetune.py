@@ -12,6 +12,7 @@ The single-task baseline: the same from an original BlueBERT checkpoint
   python run_finetune.py --flagfile=flags/baseline_biomedical.flags \
       --bert_dir=NCBI_BERT_pubmed_uncased_L-12_H-768_A-12 --data_dir=BLUE
 
+(also `bluebert-mtl-finetune`, `python -m bluebert_mtl.commands.finetune`).
 Each task of --task / --tasks trains alone into OUTPUT_DIR/<task>/ with its
 released epochs and learning rate (`finetune.RECIPES`) unless
 --num_train_epochs or --learning_rate is given. --seeds=1,2,3 trains each
@@ -24,38 +25,7 @@ and flags/baseline_*.flags run the paper's stages.
 
 import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
 
-from absl import app
-from absl import flags
-
-from bluebert_mtl import cli
-from bluebert_mtl import finetune
-
-FLAGS = flags.FLAGS
-
-cli.define_bert_flags()
-# The paper's fine-tuning (section 4.2), for tasks without a released recipe.
-cli.define_training_flags(default_epochs=10.0, default_lr=1e-5)
-flags.DEFINE_alias("task", "tasks")
-flags.DEFINE_list("seeds", [], "Seeds: one run per seed and their mean ± sd "
-                  "(empty: one run with --seed).")
-flags.register_validator(
-    "seeds", lambda seeds: all(s.lstrip("-").isdigit() for s in seeds),
-    message="--seeds must be integers, e.g. --seeds=1,2,3")
-
-
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  config = cli.train_config_from_flags(FLAGS)
-  tasks = cli.tasks_from_flags(FLAGS)
-  start = finetune.resolve_start(FLAGS.bert_dir, FLAGS.bert_config_file,
-                                 FLAGS.init_checkpoint, FLAGS.vocab_file)
-  keep = [name for name in finetune.RECIPE_FIELDS if FLAGS[name].present]
-  seeds = [int(s) for s in FLAGS.seeds]
-  for task in tasks:
-    results = finetune.finetune(config, start, task, seeds, keep)
-    print(cli.results_table(results))
-
+from bluebert_mtl.commands import finetune
 
 if __name__ == "__main__":
-  app.run(main)
+  finetune.run()

@@ -31,7 +31,7 @@ from absl import flags
 from benchmarks import common
 import numpy as np
 
-from bluebert_mtl import datasets
+from bluebert_mtl.data import datasets
 from bluebert_mtl import tokenization
 
 FLAGS = flags.FLAGS

@@ -34,11 +34,11 @@ from benchmarks import common
 import numpy as np
 import tensorflow as tf
 
-from bluebert_mtl import checkpoints
-from bluebert_mtl import export
-from bluebert_mtl import multitask_model
-from bluebert_mtl import readers
-from bluebert_mtl import run_dir
+from bluebert_mtl.model import checkpoints
+from bluebert_mtl.serve import export
+from bluebert_mtl.model import multitask_model
+from bluebert_mtl.data import readers
+from bluebert_mtl.runs import run_dir
 from bluebert_mtl import tasks as tasks_lib
 from bluebert_mtl.config import BertFiles, TrainConfig
 

@@ -28,8 +28,8 @@ from absl import flags
 from benchmarks import common
 import tensorflow as tf
 
-from bluebert_mtl import features as features_lib
-from bluebert_mtl import readers
+from bluebert_mtl.data import features as features_lib
+from bluebert_mtl.data import readers
 from bluebert_mtl import tasks as tasks_lib
 from bluebert_mtl import tokenization
 

@@ -2,10 +2,10 @@
 
   .venv/bin/python -m benchmarks.bench_training [--steps=60] [--blocks=60]
 
-Our side is the Trainer's own machinery: `training.Trainer` on the six tasks
+Our side is the Trainer's own machinery: `trainer_lib.Trainer` on the six tasks
 of the public BLUE data (MiniLM encoder from build/minilm_tf1, batch 32,
 max_seq_length 128, Adamax, clip 1.0, weight decay 0.01), the per-task steps
-of `training.make_train_step`, the Algorithm 1 schedule of epoch 0 and each
+of `trainer_lib.make_train_step`, the Algorithm 1 schedule of epoch 0 and each
 task's `tf.data` stream of length-bucketed batches. A step is timed from
 `next(stream)` to the loss as a Python float, as `Trainer.run` does it.
 
@@ -33,9 +33,9 @@ from benchmarks import common
 import numpy as np
 import tensorflow as tf
 
-from bluebert_mtl import datasets
+from bluebert_mtl.data import datasets
 from bluebert_mtl import tasks as tasks_lib
-from bluebert_mtl import training
+from bluebert_mtl.train import trainer as trainer_lib
 from bluebert_mtl.config import BertConfig, BertFiles, TrainConfig
 
 FLAGS = flags.FLAGS
@@ -66,13 +66,13 @@ class OurSide:
   def __init__(self, config: TrainConfig, bert_files=None, task_specs=None):
     """bert_files: default MiniLM of build/minilm_tf1; task_specs: default
     the registry's specs of config.tasks."""
-    self.trainer = training.Trainer(
+    self.trainer = trainer_lib.Trainer(
         config, bert_files or BertFiles.resolve(
             bert_dir=common.MINILM_TF1_DIR),
         task_specs or [tasks_lib.get_task(name) for name in config.tasks])
     t = self.trainer
     self.steps = {
-        task.name: training.make_train_step(
+        task.name: trainer_lib.make_train_step(
             t.strategy, t.model, task, t.optimizer, config,
             datasets.batch_signature(t.train_features[task.name], True))
         for task in t.tasks}

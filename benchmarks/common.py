@@ -201,8 +201,8 @@ def load_train_features(task_names: Sequence[str], tokenizer,
                         split: str = "train") -> Dict[str, list]:
   """Features of one split of each task, via the package's own pipeline
   (reader, NER splitting, featurization), cached in `CACHE_DIR`."""
-  from bluebert_mtl import readers  # pylint: disable=g-import-not-at-top
-  from bluebert_mtl import task_data  # pylint: disable=g-import-not-at-top
+  from bluebert_mtl.data import readers  # pylint: disable=g-import-not-at-top
+  from bluebert_mtl.data import task_data  # pylint: disable=g-import-not-at-top
   from bluebert_mtl import tasks as tasks_lib  # pylint: disable=g-import-not-at-top
   features = {}
   for name in task_names:

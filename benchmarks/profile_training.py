@@ -40,9 +40,9 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from bluebert_mtl import multitask_model
+from bluebert_mtl.model import multitask_model
 from bluebert_mtl import task_kinds
-from bluebert_mtl import training
+from bluebert_mtl.train import trainer as trainer_lib
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("profile_steps", 12, "Batches per variant and round.")
@@ -102,7 +102,7 @@ def frozen(layer):
 
 def make_steps(side, config):
   t = side.trainer
-  return {task.name: training.make_train_step(
+  return {task.name: trainer_lib.make_train_step(
       t.strategy, t.model, task, t.optimizer, config,
       side.steps[task.name].input_signature[0]) for task in t.tasks}
 

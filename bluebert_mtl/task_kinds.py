@@ -16,8 +16,8 @@ from typing import Callable
 
 import numpy as np
 
-from bluebert_mtl import heads
-from bluebert_mtl import losses
+from bluebert_mtl.model import heads
+from bluebert_mtl.model import losses
 from bluebert_mtl import metrics
 
 @dataclasses.dataclass(frozen=True)

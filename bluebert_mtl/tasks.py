@@ -31,9 +31,9 @@ from typing import Callable, Dict, Iterable, Optional, Sequence, Tuple
 import yaml
 
 from bluebert_mtl import metrics
-from bluebert_mtl import readers
+from bluebert_mtl.data import readers
 from bluebert_mtl import task_kinds
-from bluebert_mtl.errors import ConfigError
+from bluebert_mtl.errors import ConfigError, DataError
 
 
 def rows_for(gold: Sequence[Tuple[str, object]], predictions: dict) -> list:
@@ -139,6 +139,33 @@ class TaskSpec:
     """Writes predictions (guid -> label) in the layout of `gold_path`."""
     readers.write_predictions(self.file_format, gold_path, predictions,
                               out_path, self.labels)
+
+  def gold_rows(self, examples) -> list:
+    """(guid, label) rows of examples as a reader gave them (tags for
+    tagging tasks); a label is None where the file has none."""
+    if self.kind == "tagging":
+      return [(ex.guid, ex.tags) for ex in examples]
+    return [(ex.guid, ex.label) for ex in examples]
+
+  def score_files(self, gold_file: str, pred_file: str) -> dict:
+    """The official score of a prediction file mirroring a gold file (what
+    run_mtl.py and run_finetune.py write): same rows, the predicted label in
+    the label column.
+
+    Returns:
+      {"metric": name, "value": float, "task": key, ...details}.
+    """
+    gold = self.gold_rows(self.read(gold_file))
+    predicted = self.gold_rows(self.read(pred_file))
+    if [g for g, _ in gold] != [g for g, _ in predicted]:
+      raise DataError(pred_file, None, "its rows are not those of the gold "
+                      f"file {gold_file} (same guids in the same order "
+                      "expected)")
+    if any(label is None for _, label in gold):
+      raise DataError(gold_file, None, "has no labels to score against")
+    if any(label is None for _, label in predicted):
+      raise DataError(pred_file, None, "has no predicted labels")
+    return dict(self.score(gold, predicted), task=self.name)
 
   def score(self, gold: Sequence[Tuple[str, object]],
             predicted: Sequence[Tuple[str, object]]) -> dict:

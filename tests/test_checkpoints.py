@@ -7,12 +7,12 @@ import pytest
 
 import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
 
-from bluebert_mtl import checkpoints
+from bluebert_mtl.model import checkpoints
 from bluebert_mtl.config import BertConfig
 from bluebert_mtl.config import BertFiles
 from bluebert_mtl.errors import CheckpointError
 from bluebert_mtl.errors import ConfigError
-from bluebert_mtl.modeling import build_bert_encoder
+from bluebert_mtl.model.modeling import build_bert_encoder
 import numpy_bert
 
 TINY = BertConfig.from_dict(numpy_bert.TINY_CONFIG)

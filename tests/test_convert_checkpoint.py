@@ -14,9 +14,9 @@ from safetensors.numpy import save_file
 import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
 import tensorflow as tf
 
-from bluebert_mtl.checkpoints import load_bert_encoder
+from bluebert_mtl.model.checkpoints import load_bert_encoder
 from bluebert_mtl.config import BertFiles
-from bluebert_mtl.convert_checkpoint import convert_hf_to_tf1
+from bluebert_mtl.model.hf_checkpoint import convert_hf_to_tf1
 from bluebert_mtl.errors import CheckpointError
 from bluebert_mtl.errors import ConfigError
 import numpy_bert
@@ -165,7 +165,7 @@ def test_missing_safetensors_names_the_file(tmp_path):
 
 def _run_cli(*args):
   return subprocess.run(
-      [sys.executable, "-m", "bluebert_mtl.convert_checkpoint", *args],
+      [sys.executable, "-m", "bluebert_mtl.commands.convert_checkpoint", *args],
       capture_output=True, text=True, check=False, cwd=REPO_ROOT)
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bluebert_mtl import datasets
+from bluebert_mtl.data import datasets
 
 # 1,000 examples of random lengths 5-128: three sort windows of 50 batches of
 # 8 (400 examples each, the last one 200), 125 batches in all.

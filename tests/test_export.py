@@ -1,4 +1,4 @@
-"""export_savedmodel.py / bluebert_mtl.export: the exports load as TF Serving
+"""export_savedmodel.py / bluebert_mtl.serve.export: the exports load as TF Serving
 loads them and predict what the training-time pipeline predicts.
 
 One tiny run (real BERT vocab, 2 layers of width 16, max_seq_length 32 so
@@ -6,7 +6,7 @@ truncation happens) on the sample data of one task of each kind, whose best
 weights are then made to differ from its final ones. Every export is loaded
 in a fresh process importing only TensorFlow (and TF Text for the raw-text
 models); its outputs are compared with the package's own featurization,
-model and decoding (`task_data`, `training.predict`) on the same texts.
+model and decoding (`task_data`, `trainer_lib.predict`) on the same texts.
 """
 
 import csv
@@ -26,14 +26,14 @@ import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-from bluebert_mtl import checkpoints
-from bluebert_mtl import export
-from bluebert_mtl import multitask_model
-from bluebert_mtl import run_dir
-from bluebert_mtl import task_data
+from bluebert_mtl.model import checkpoints
+from bluebert_mtl.serve import export
+from bluebert_mtl.model import multitask_model
+from bluebert_mtl.runs import run_dir
+from bluebert_mtl.data import task_data
 from bluebert_mtl import tasks as tasks_lib
 from bluebert_mtl import tokenization
-from bluebert_mtl import training
+from bluebert_mtl.train import trainer as trainer_lib
 from bluebert_mtl.config import BertFiles, TrainConfig
 from bluebert_mtl.errors import CheckpointError, ConfigError
 from conftest import REPO_ROOT, SAMPLE_DIR
@@ -49,7 +49,7 @@ TINY = {"hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
 PRE = "preprocess"
 ENCODER_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
 
-# The documented signatures (bluebert_mtl/export.py, docs/serving.md):
+# The documented signatures (bluebert_mtl/serve/export.py, docs/serving.md):
 # name -> (dtype, shape), -1 for an open dimension.
 _S, _F, _I, _B = "string", "float32", "int32", "bool"
 TEXT = {"text": (_S, [-1])}
@@ -238,7 +238,7 @@ def run(tmp_path_factory, minilm_dir):
   numpy_bert.write_tf1_checkpoint(numpy_bert.random_tf1_weights(config),
                                   str(bert / "bert_model.ckpt"))
   output = str(root / "run")
-  training.train(
+  trainer_lib.train(
       TrainConfig(tasks=TASKS, data_dir=SAMPLE_DIR, output_dir=output,
                   max_seq_length=MAX_SEQ_LENGTH, train_batch_size=8,
                   learning_rate=1e-3, max_steps=10, eval_every_epochs=0,
@@ -311,7 +311,7 @@ def _training_time(output, name, rows, checkpoint, folder):
           os.path.join(output, run_dir.VOCAB), config.do_lower_case),
       config.max_seq_length, second_text_first=config.second_text_first)
   model = _run_model(output, [name], checkpoint)
-  outputs = training.predict(training.make_predict_step(model, task), split,
+  outputs = trainer_lib.predict(trainer_lib.make_predict_step(model, task), split,
                              batch_size=8)
   return split, outputs, task_data.decode_predictions(task, split, outputs)
 

@@ -13,7 +13,7 @@ import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
 from bluebert_mtl.config import BertFiles
 from bluebert_mtl.errors import ConfigError
 from bluebert_mtl.errors import DataError
-from bluebert_mtl.extract_features import extract_features
+from bluebert_mtl.serve.extract_features import extract_features
 import numpy_bert
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -98,7 +98,7 @@ def test_command_line_with_the_original_flag_names(tmp_path, bert_dir):
                             ["The cat ||| sat", "the dog"])
   output_file = tmp_path / "out.jsonl"
   done = subprocess.run(
-      [sys.executable, "-m", "bluebert_mtl.extract_features",
+      [sys.executable, "-m", "bluebert_mtl.commands.extract_features",
        f"--bert_config_file={folder / 'bert_config.json'}",
        f"--init_checkpoint={folder / 'bert_model.ckpt'}",
        f"--vocab_file={folder / 'vocab.txt'}", "--do_lower_case=true",

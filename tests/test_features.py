@@ -3,8 +3,8 @@ first-sub-token labels. Expected values are worked out by hand."""
 
 import pytest
 
-from bluebert_mtl import features
-from bluebert_mtl.examples import Example, TaggedExample
+from bluebert_mtl.data import features
+from bluebert_mtl.data.examples import Example, TaggedExample
 
 CLS, SEP = 101, 102
 IGN = features.IGNORE_ID

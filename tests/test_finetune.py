@@ -16,11 +16,11 @@ import pytest
 import tensorflow as tf
 
 import numpy_bert
-from bluebert_mtl import checkpoints
-from bluebert_mtl import finetune
-from bluebert_mtl import multitask_model
+from bluebert_mtl.model import checkpoints
+from bluebert_mtl.study import finetune
+from bluebert_mtl.model import multitask_model
 from bluebert_mtl import tasks as tasks_lib
-from bluebert_mtl import training
+from bluebert_mtl.train import trainer as trainer_lib
 from bluebert_mtl.config import BertFiles, TrainConfig
 from bluebert_mtl.errors import ConfigError
 from conftest import REPO_ROOT, SAMPLE_DIR, TINY_ENCODER_CONFIG
@@ -48,7 +48,7 @@ def _tasks(names):
 
 def _trainer(config, start, task_names):
   """The trainer `finetune.train_once` runs from `start`, before training."""
-  return training.Trainer(config, start.bert_files, _tasks(task_names),
+  return trainer_lib.Trainer(config, start.bert_files, _tasks(task_names),
                           init_encoder_checkpoint=start.encoder_checkpoint)
 
 
@@ -56,7 +56,7 @@ def _trainer(config, start, task_names):
 def fixture_mt_run(tiny_bert_dir, tmp_path_factory):
   """A multi-task run folder: one epoch (every batch of both tasks once)."""
   folder = tmp_path_factory.mktemp("mt") / "run"
-  training.train(_config(folder, MT_TASKS),
+  trainer_lib.train(_config(folder, MT_TASKS),
                  BertFiles.resolve(bert_dir=tiny_bert_dir), _tasks(MT_TASKS))
   return str(folder)
 

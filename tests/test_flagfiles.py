@@ -20,8 +20,9 @@ PLACEHOLDERS = ["--data_dir=unused", "--tasks=chemprot",
 PARSE_ALL = """
 import sys
 sys.path.insert(0, {root!r})
-import {program}
+from bluebert_mtl.commands import {program}
 from absl import flags
+{program}.define_flags()
 for path in sys.argv[1:]:
   flags.FLAGS.unparse_flags()
   flags.FLAGS(["prog"] + {placeholders!r} + ["--flagfile=" + path])
@@ -31,8 +32,8 @@ for path in sys.argv[1:]:
 
 def _program(path: str) -> str:
   name = os.path.basename(path)
-  return "run_finetune" if ("finetune" in name or "baseline" in name) \
-      else "run_mtl"
+  return "finetune" if ("finetune" in name or "baseline" in name) \
+      else "train"
 
 
 def test_every_flagfile_parses_with_its_program():

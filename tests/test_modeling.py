@@ -12,8 +12,8 @@ import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
 import tensorflow as tf
 import tf_keras
 
-from bluebert_mtl import modeling
-from bluebert_mtl.checkpoints import load_tf1_checkpoint
+from bluebert_mtl.model import modeling
+from bluebert_mtl.model.checkpoints import load_tf1_checkpoint
 from bluebert_mtl.config import BertConfig
 from bluebert_mtl.errors import ConfigError
 import numpy_bert

@@ -11,7 +11,7 @@ import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
 import tensorflow as tf
 import tf_keras
 
-from bluebert_mtl import optimization
+from bluebert_mtl.train import optimization
 from bluebert_mtl.errors import ConfigError
 
 B1, B2, EPS, WD, CLIP = 0.9, 0.999, 1e-6, 0.01, 1.0

@@ -16,8 +16,8 @@ from matplotlib import image as mpl_image
 import numpy as np
 import pytest
 
-from bluebert_mtl import finetune
-from bluebert_mtl import pairwise
+from bluebert_mtl.study import finetune
+from bluebert_mtl.study import pairwise
 from bluebert_mtl.config import BertFiles, TrainConfig
 from bluebert_mtl.errors import ConfigError
 from conftest import REPO_ROOT, SAMPLE_DIR
@@ -75,7 +75,7 @@ def test_cli_on_three_sample_tasks(tiny_bert_dir, tmp_path):
       json.dump({task: {"test": {metric: single[task]}}}, f)
   out = tmp_path / "pairwise"
   subprocess.run(
-      [sys.executable, "-m", "bluebert_mtl.pairwise",
+      [sys.executable, "-m", "bluebert_mtl.commands.pairwise",
        "--tasks=" + ",".join(TASKS), f"--baseline_dir={baseline}",
        f"--output_dir={out}", f"--bert_dir={tiny_bert_dir}",
        f"--data_dir={SAMPLE_DIR}", "--max_seq_length=32",
@@ -150,7 +150,7 @@ def test_max_new_pairs_trains_the_first_unfinished_and_reads_finished_back(
   trained = []
 
   class FakeTrainer:
-    """Stands in for training.Trainer: records the run, writes its folder."""
+    """Stands in for trainer.Trainer: records the run, writes its folder."""
 
     def __init__(self, config):
       self.config = config
@@ -162,7 +162,7 @@ def test_max_new_pairs_trains_the_first_unfinished_and_reads_finished_back(
       trained.append(self.config.tasks)
       return _finished_run(self.config.output_dir, {"a": 0.55, "b": 0.58})
 
-  monkeypatch.setattr(pairwise.finetune.training, "Trainer",
+  monkeypatch.setattr(pairwise.finetune.trainer, "Trainer",
                       lambda config, *unused: FakeTrainer(config))
   config = TrainConfig(tasks=("a", "b", "c"), data_dir="unused",
                        output_dir=str(tmp_path))

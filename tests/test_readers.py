@@ -14,9 +14,9 @@ import re
 
 import pytest
 
-from bluebert_mtl import readers
+from bluebert_mtl.data import readers
 from bluebert_mtl.errors import DataError
-from bluebert_mtl.examples import Example, TaggedExample
+from bluebert_mtl.data.examples import Example, TaggedExample
 
 from conftest import SAMPLE_DIR
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from bluebert_mtl import report
+from bluebert_mtl.study import report
 from bluebert_mtl.errors import ConfigError
 from conftest import REPO_ROOT
 
@@ -141,7 +141,7 @@ def test_markdown_is_the_hand_written_tables(runs):
 
 def test_cli_writes_the_markdown_and_a_csv_of_every_number(runs, tmp_path):
   output = tmp_path / "out" / "table.md"
-  subprocess.run([sys.executable, "-m", "bluebert_mtl.report",
+  subprocess.run([sys.executable, "-m", "bluebert_mtl.commands.report",
                   "--runs=" + ",".join(runs), f"--output={output}"],
                  cwd=REPO_ROOT, check=True, capture_output=True)
   assert output.read_text(encoding="utf-8") == EXPECTED

@@ -12,10 +12,10 @@ import shutil
 import pytest
 
 import numpy_bert
-from bluebert_mtl import finetune
-from bluebert_mtl import run_dir
+from bluebert_mtl.study import finetune
+from bluebert_mtl.runs import run_dir
 from bluebert_mtl import tasks as tasks_lib
-from bluebert_mtl import training
+from bluebert_mtl.train import trainer as trainer_lib
 from bluebert_mtl.config import BertFiles, TrainConfig
 from bluebert_mtl.errors import ConfigError
 from conftest import SAMPLE_DIR, TINY_ENCODER_CONFIG
@@ -71,7 +71,7 @@ def _run_finetune(config, bert_dir, task):
 
 
 def _run_mtl(config, bert_dir, task):
-  return training.train(config, BertFiles.resolve(bert_dir=bert_dir), task)
+  return trainer_lib.train(config, BertFiles.resolve(bert_dir=bert_dir), task)
 
 
 @pytest.mark.parametrize("train", [_run_finetune, _run_mtl])
@@ -118,11 +118,11 @@ def test_a_begun_run_is_not_resumed_with_other_flags(tiny_bert_dir, tmp_path):
                           files.vocab_file, [tasks_lib.get_task("chemprot")],
                           files.checkpoint)
   with pytest.raises(ConfigError, match=r"num_train_epochs: 1 != 3"):
-    training.Trainer(_config(tmp_path / "run", num_train_epochs=3), files,
+    trainer_lib.Trainer(_config(tmp_path / "run", num_train_epochs=3), files,
                      [tasks_lib.get_task("chemprot")])
   with pytest.raises(ConfigError, match=r"tasks: \('chemprot',\) != "
                      r"\('chemprot', 'hoc'\)"):
-    training.Trainer(_config(tmp_path / "run", tasks=("chemprot", "hoc")),
+    trainer_lib.Trainer(_config(tmp_path / "run", tasks=("chemprot", "hoc")),
                      files, [tasks_lib.get_task(n) for n in ("chemprot", "hoc")])
 
 

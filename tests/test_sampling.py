@@ -5,7 +5,7 @@ import collections
 import numpy as np
 import pytest
 
-from bluebert_mtl import sampling
+from bluebert_mtl.train import sampling
 from bluebert_mtl.errors import ConfigError
 
 # n = (10, 30, 60) batches, N = 100 steps per epoch.

@@ -7,7 +7,6 @@ import sys
 
 import pytest
 
-from bluebert_mtl import evaluate
 from bluebert_mtl import tasks
 from bluebert_mtl.errors import ConfigError, DataError
 from conftest import REPO_ROOT, SAMPLE_DIR
@@ -40,7 +39,7 @@ def test_registry_holds_the_ten_blue_tasks_with_their_official_metrics():
 @pytest.mark.parametrize("name", sorted(tasks.TASKS))
 def test_gold_scored_against_itself_is_perfect_on_samples(name):
   gold = os.path.join(SAMPLE_DIR, name, "test.tsv")
-  scores = evaluate.evaluate_files(tasks.TASKS[name], gold, gold)
+  scores = tasks.TASKS[name].score_files(gold, gold)
   assert scores["value"] == pytest.approx(1.0)
   assert scores["task"] == name and scores["metric"] == tasks.TASKS[name].metric
 
@@ -49,7 +48,7 @@ def test_gold_scored_against_itself_is_perfect_on_samples(name):
 def test_gold_scored_against_itself_is_perfect_on_real_data(name,
                                                             blue_public_dir):
   gold = os.path.join(blue_public_dir, name, "dev.tsv")
-  assert evaluate.evaluate_files(tasks.TASKS[name], gold, gold)["value"] == (
+  assert tasks.TASKS[name].score_files(gold, gold)["value"] == (
       pytest.approx(1.0))
 
 
@@ -63,7 +62,7 @@ def test_one_wrong_relation_prediction_costs_what_it_should(tmp_path):
   predicted[positives[0]] = "false"
   out = tmp_path / "test.tsv"
   task.write_predictions(gold, predicted, str(out))
-  scores = evaluate.evaluate_files(task, gold, str(out))
+  scores = task.score_files(gold, str(out))
   n = len(positives)
   assert scores["precision"] == pytest.approx(1.0)
   assert scores["recall"] == pytest.approx((n - 1) / n)
@@ -75,13 +74,13 @@ def test_prediction_file_of_other_rows_is_an_error(tmp_path):
   gold = os.path.join(SAMPLE_DIR, "chemprot", "test.tsv")
   other = os.path.join(SAMPLE_DIR, "chemprot", "dev.tsv")
   with pytest.raises(DataError, match="rows are not those of the gold"):
-    evaluate.evaluate_files(task, gold, other)
+    task.score_files(gold, other)
 
 
 def test_evaluate_cli_prints_one_json_object():
   gold = os.path.join(SAMPLE_DIR, "hoc", "test.tsv")
   out = subprocess.run(
-      [sys.executable, "-m", "bluebert_mtl.evaluate", "--task=hoc",
+      [sys.executable, "-m", "bluebert_mtl.commands.evaluate", "--task=hoc",
        f"--gold_file={gold}", f"--pred_file={gold}"],
       cwd=REPO_ROOT, check=True, capture_output=True, text=True).stdout
   result = json.loads(out)

@@ -53,7 +53,7 @@ kept in memory and score test at the end. Without --num_train_epochs or
 --learning_rate a task uses its released fine-tuning recipe
 (run_blue_fine_tune.sh, reference.md 3.8).
 
-Output, as run_finetune.py's (bluebert_mtl.report reads it):
+Output, as run_finetune.py's (bluebert_mtl.study.report reads it):
 
   OUTPUT_DIR/<task>/results.json  {task: {"best_step", "dev": {metric: v},
                                           "test": {metric: v}}}

@@ -22,9 +22,9 @@ from typing import Collection, Dict, Optional, Sequence
 
 import tensorflow as tf
 
-from bluebert_mtl import report
-from bluebert_mtl import run_dir
-from bluebert_mtl import training
+from bluebert_mtl.study import report
+from bluebert_mtl.runs import run_dir
+from bluebert_mtl.train import trainer
 from bluebert_mtl.config import BertFiles, TrainConfig
 from bluebert_mtl.errors import ConfigError
 
@@ -91,7 +91,7 @@ class Start:
   @property
   def checkpoint(self) -> Optional[str]:
     """The prefix the encoder's weights come from (None: random)."""
-    return training.start_checkpoint(self.bert_files, self.encoder_checkpoint)
+    return trainer.start_checkpoint(self.bert_files, self.encoder_checkpoint)
 
 
 def _object_checkpoint(path: str) -> Optional[str]:
@@ -147,14 +147,14 @@ def resolve_start(bert_dir: Optional[str] = None,
 # --- runs -------------------------------------------------------------------
 
 def train_once(config: TrainConfig, start: Start, tasks: Sequence) -> dict:
-  """`training.train` from `start`: trains (or resumes) a run, or reads a
+  """`trainer.train` from `start`: trains (or resumes) a run, or reads a
   finished one back; either must have `config`'s recipe and `start`
   (`run_dir.check_same_run`).
 
   Returns:
     results.json's content.
   """
-  return training.train(config, start.bert_files, tasks,
+  return trainer.train(config, start.bert_files, tasks,
                         start.encoder_checkpoint)
 
 

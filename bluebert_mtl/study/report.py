@@ -1,6 +1,6 @@
 """Gathers run folders into the paper's result tables, as markdown and CSV.
 
-  python -m bluebert_mtl.report --output=runs/table2.md --runs="\
+  python -m bluebert_mtl.commands.report --output=runs/table2.md --runs="\
 BlueBERT clinical=runs/baseline_clinical,\
 MT-BlueBERT-Refinement clinical=runs/mt_bluebert_clinical,\
 MT-BlueBERT-Fine-Tune clinical=runs/finetune_clinical"
@@ -28,12 +28,8 @@ import os
 import statistics
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
 
-from absl import app
-from absl import flags
-
-from bluebert_mtl import run_dir
+from bluebert_mtl.runs import run_dir
 from bluebert_mtl.errors import ConfigError
 
 
@@ -374,22 +370,3 @@ def write_report(runs: Sequence[Run], output: str) -> Tuple[str, str]:
     writer.writerows(["" if v is None else v for v in row]
                      for row in csv_rows(runs))
   return output, csv_path
-
-
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  runs = [read_run(name, folder)
-          for name, folder in parse_runs(flags.FLAGS.runs)]
-  for path in write_report(runs, flags.FLAGS.output):
-    print(f"wrote {path}")
-
-
-if __name__ == "__main__":
-  flags.DEFINE_list("runs", None, "name=folder pairs, comma-separated: a "
-                    "run_mtl.py / pairwise run folder or a run_finetune.py "
-                    "output folder, under the name its column gets.")
-  flags.DEFINE_string("output", "results.md",
-                      "The markdown report; the CSV goes beside it (.csv).")
-  flags.mark_flags_as_required(["runs"])
-  app.run(main)

@@ -28,15 +28,15 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from bluebert_mtl import checkpoints
-from bluebert_mtl import datasets
-from bluebert_mtl import distribution
-from bluebert_mtl import multitask_model
-from bluebert_mtl import optimization
+from bluebert_mtl.model import checkpoints
+from bluebert_mtl.data import datasets
+from bluebert_mtl.train import distribution
+from bluebert_mtl.model import multitask_model
+from bluebert_mtl.train import optimization
 from bluebert_mtl import progress as progress_lib
-from bluebert_mtl import run_dir
-from bluebert_mtl import sampling
-from bluebert_mtl import task_data
+from bluebert_mtl.runs import run_dir
+from bluebert_mtl.train import sampling
+from bluebert_mtl.data import task_data
 from bluebert_mtl import task_kinds
 from bluebert_mtl import tasks as tasks_lib
 from bluebert_mtl import tokenization

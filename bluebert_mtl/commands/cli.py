@@ -12,8 +12,8 @@ from typing import List, Sequence
 
 from absl import flags
 
-from bluebert_mtl import distribution
-from bluebert_mtl import sampling
+from bluebert_mtl.train import distribution
+from bluebert_mtl.train import sampling
 from bluebert_mtl import tasks as tasks_lib
 from bluebert_mtl.config import BertFiles, TrainConfig
 from bluebert_mtl.errors import ConfigError

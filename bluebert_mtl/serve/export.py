@@ -81,9 +81,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from absl import logging
 import tensorflow as tf
 
-from bluebert_mtl import modeling
-from bluebert_mtl import multitask_model
-from bluebert_mtl import run_dir
+from bluebert_mtl.model import modeling
+from bluebert_mtl.model import multitask_model
+from bluebert_mtl.runs import run_dir
 from bluebert_mtl import task_kinds
 from bluebert_mtl import tokenization
 from bluebert_mtl.config import BertConfig

@@ -14,9 +14,9 @@ from absl import logging
 import numpy as np
 
 import bluebert_mtl
-from bluebert_mtl import datasets
-from bluebert_mtl import features as features_lib
-from bluebert_mtl import readers
+from bluebert_mtl.data import datasets
+from bluebert_mtl.data import features as features_lib
+from bluebert_mtl.data import readers
 from bluebert_mtl import task_kinds
 
 SPLITS = ("train", "dev", "test")

@@ -28,7 +28,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from bluebert_mtl import features as features_lib
+from bluebert_mtl.data import features as features_lib
 
 XLA_LENGTH_MULTIPLE = 8  # XLA compiles per shape: few distinct lengths
 SORT_WINDOW_BATCHES = 50  # training batches are length-sorted within windows

@@ -1,6 +1,6 @@
 """Final-layer BERT features of raw text, as the original extract_features.py.
 
-  python -m bluebert_mtl.extract_features --bert_dir=DIR \
+  python -m bluebert_mtl.commands.extract_features --bert_dir=DIR \
       --do_lower_case=true --max_seq_length=128 \
       --input_file=IN.txt --output_file=OUT.jsonl
 
@@ -19,18 +19,16 @@ import json
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from absl import app
-from absl import flags
 from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from bluebert_mtl.checkpoints import load_bert_encoder
+from bluebert_mtl.model.checkpoints import load_bert_encoder
 from bluebert_mtl.config import BertFiles
 from bluebert_mtl.errors import ConfigError
 from bluebert_mtl.errors import DataError
-from bluebert_mtl.features import pack_pair
-from bluebert_mtl.modeling import ENCODER_INPUT_NAMES
+from bluebert_mtl.data.features import pack_pair
+from bluebert_mtl.model.modeling import ENCODER_INPUT_NAMES
 from bluebert_mtl.tokenization import FullTokenizer
 
 # The original splits a line at its last " ||| " (greedy first group).
@@ -139,34 +137,3 @@ def extract_features(files: BertFiles, input_file: str, output_file: str,
         out.write(json.dumps(record) + "\n")
   logging.info("Wrote features of %d lines to %s", len(texts), output_file)
   return len(texts)
-
-
-def _define_flags() -> None:
-  """Defined only when run as a program, so importers keep their flag names."""
-  flags.DEFINE_string("bert_dir", None, "Folder of a BERT download: "
-                      "bert_config.json, vocab.txt, bert_model.ckpt.*.")
-  flags.DEFINE_string("bert_config_file", None, "bert_config.json.")
-  flags.DEFINE_string("init_checkpoint", None, "TF1 checkpoint prefix.")
-  flags.DEFINE_string("vocab_file", None, "vocab.txt.")
-  flags.DEFINE_bool("do_lower_case", True, "Lower-case the input (uncased).")
-  flags.DEFINE_integer("max_seq_length", 128,
-                       "Longest packed input; longer texts are cut.")
-  flags.DEFINE_integer("batch_size", 8, "Lines per encoder call.")
-  flags.DEFINE_string("input_file", None, "One text or `a ||| b` a line.")
-  flags.DEFINE_string("output_file", None, "JSON lines to write.")
-  flags.mark_flags_as_required(["input_file", "output_file"])
-
-
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  f = flags.FLAGS
-  files = BertFiles.resolve(f.bert_dir, f.bert_config_file, f.init_checkpoint,
-                            f.vocab_file)
-  extract_features(files, f.input_file, f.output_file, f.do_lower_case,
-                   f.max_seq_length, f.batch_size)
-
-
-if __name__ == "__main__":
-  _define_flags()
-  app.run(main)

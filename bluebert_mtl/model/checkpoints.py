@@ -29,7 +29,7 @@ from bluebert_mtl.config import BertConfig
 from bluebert_mtl.config import BertFiles
 from bluebert_mtl.errors import CheckpointError
 from bluebert_mtl.errors import ConfigError
-from bluebert_mtl.modeling import build_bert_encoder
+from bluebert_mtl.model.modeling import build_bert_encoder
 from bluebert_mtl.tokenization import load_vocab
 
 # Checkpoint names the encoder does not use (reference.md section 4.2).

@@ -18,7 +18,7 @@ from typing import Dict, Sequence
 import tensorflow as tf
 import tf_keras
 
-from bluebert_mtl import modeling
+from bluebert_mtl.model import modeling
 from bluebert_mtl import task_kinds
 from bluebert_mtl.errors import CheckpointError
 

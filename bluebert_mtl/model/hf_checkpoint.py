@@ -1,6 +1,6 @@
 """Writes a Hugging Face BERT (safetensors) as an original TF1 BERT checkpoint.
 
-  python -m bluebert_mtl.convert_checkpoint --input_dir=HF_MODEL_DIR \
+  python -m bluebert_mtl.commands.convert_checkpoint --input_dir=HF_MODEL_DIR \
       --output_dir=OUT
 
 HF_MODEL_DIR holds `config.json`, `model.safetensors` and `vocab.txt`; the
@@ -17,20 +17,18 @@ import re
 import shutil
 from typing import Dict, Tuple
 
-from absl import app
-from absl import flags
 from absl import logging
 import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load_file
 import tensorflow as tf
 
-from bluebert_mtl.checkpoints import check_vocab_matches_config
-from bluebert_mtl.checkpoints import tf1_variable_table
+from bluebert_mtl.model.checkpoints import check_vocab_matches_config
+from bluebert_mtl.model.checkpoints import tf1_variable_table
 from bluebert_mtl.config import BertConfig
 from bluebert_mtl.errors import CheckpointError
 from bluebert_mtl.errors import ConfigError
-from bluebert_mtl.modeling import keras_activation
+from bluebert_mtl.model.modeling import keras_activation
 from bluebert_mtl.tokenization import load_vocab
 
 CHECKPOINT_NAME = "bert_model.ckpt"
@@ -146,22 +144,3 @@ def convert_hf_to_tf1(input_dir: str, output_dir: str) -> str:
   shutil.copyfile(vocab_file, os.path.join(output_dir, "vocab.txt"))
   logging.info("Wrote %d TF1 variables to %s", len(names), prefix)
   return prefix
-
-
-def _define_flags() -> None:
-  """Defined only when run as a program, so importers keep their flag names."""
-  flags.DEFINE_string("input_dir", None, "Hugging Face BERT folder: "
-                      "config.json, model.safetensors, vocab.txt.")
-  flags.DEFINE_string("output_dir", None, "Folder for the TF1 checkpoint.")
-  flags.mark_flags_as_required(["input_dir", "output_dir"])
-
-
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  convert_hf_to_tf1(flags.FLAGS.input_dir, flags.FLAGS.output_dir)
-
-
-if __name__ == "__main__":
-  _define_flags()
-  app.run(main)

@@ -11,7 +11,7 @@ real rows and 0 on padding rows.
 
 import tensorflow as tf
 
-from bluebert_mtl import features
+from bluebert_mtl.data import features
 
 
 def mean_squared_error(labels, outputs, weights):

@@ -1,6 +1,6 @@
 """Pairwise multi-task learning: which task helps which (paper Figure 2).
 
-  python -m bluebert_mtl.pairwise --tasks=chemprot,ddi2013-type,bc5cdr-disease \
+  python -m bluebert_mtl.commands.pairwise --tasks=chemprot,ddi2013-type,bc5cdr-disease \
       --bert_dir=NCBI_BERT_pubmed_uncased_L-12_H-768_A-12 --data_dir=BLUE \
       --baseline_dir=runs/single --output_dir=runs/pairwise
 
@@ -34,19 +34,14 @@ import math
 import os
 from typing import Dict, Optional, Sequence
 
-import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
-
-from absl import app
-from absl import flags
 from absl import logging
 from matplotlib import lines as mlines
 from matplotlib.figure import Figure
 import numpy as np
 
-from bluebert_mtl import cli
-from bluebert_mtl import finetune
-from bluebert_mtl import report
-from bluebert_mtl import run_dir
+from bluebert_mtl.study import finetune
+from bluebert_mtl.study import report
+from bluebert_mtl.runs import run_dir
 from bluebert_mtl.config import TrainConfig
 from bluebert_mtl.errors import ConfigError
 
@@ -249,33 +244,3 @@ def run_pairwise(config: TrainConfig, start: finetune.Start, tasks: Sequence,
   draw_graph(names, deltas, threshold,
              os.path.join(config.output_dir, GRAPH_PNG))
   return deltas
-
-
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  f = flags.FLAGS
-  config = cli.train_config_from_flags(f)
-  run_pairwise(config, finetune.resolve_start(
-      f.bert_dir, f.bert_config_file, f.init_checkpoint, f.vocab_file),
-               cli.tasks_from_flags(f),
-               f.baseline_dir or os.path.join(f.output_dir, "single"),
-               f.threshold, f.split, f.max_new_pairs)
-  for name in (DELTAS_CSV, DELTAS_MD, GRAPH_PNG):
-    print(f"wrote {os.path.join(f.output_dir, name)}")
-
-
-if __name__ == "__main__":
-  cli.define_bert_flags()
-  cli.define_training_flags(default_epochs=3.0, default_lr=5e-5)
-  flags.DEFINE_string("baseline_dir", None, "Folder of single-task runs, one "
-                      "sub-folder per task (run_finetune.py's layout); missing "
-                      "tasks are trained into it. Default OUTPUT_DIR/single.")
-  flags.DEFINE_float("threshold", 0.005, "A delta beyond ± this is an effect "
-                     "(green or red edge).")
-  flags.DEFINE_enum("split", "test", ["dev", "test"], "The split scored.")
-  flags.DEFINE_integer("max_new_pairs", None, "Train at most this many "
-                       "unfinished pairs in this call (finished ones are "
-                       "read back); the rest show as not run. Default: all.",
-                       lower_bound=0)
-  app.run(main)

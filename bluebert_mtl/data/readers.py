@@ -60,7 +60,7 @@ from typing import (Callable, Dict, List, Mapping, NamedTuple, Optional,
 from absl import logging
 
 from bluebert_mtl.errors import DataError
-from bluebert_mtl.examples import Example, Label, TaggedExample
+from bluebert_mtl.data.examples import Example, Label, TaggedExample
 
 # The names a split's file may have in a task folder: MT-BlueBERT's, then
 # those of the BLUE release's NER files (devel.tsv for BC5CDR;

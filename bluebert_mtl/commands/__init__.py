@@ -1,0 +1,1 @@
+"""One module per command-line program, each with its own flags."""

@@ -1,0 +1,50 @@
+"""Scores a prediction file against its gold file with the task's official
+BLUE metric and prints one JSON object.
+
+  python -m bluebert_mtl.commands.evaluate --task=chemprot \
+      --gold_file=data/chemprot/test.tsv --pred_file=run/predictions/chemprot_test.tsv
+
+(also `bluebert-mtl-evaluate`). The prediction file mirrors the gold file
+(what run_mtl.py and run_finetune.py write): same rows, the predicted label in
+the label column. Output: {"task": KEY, "metric": NAME, "value": FLOAT,
+...details}.
+"""
+
+import json
+
+import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
+
+from absl import app
+from absl import flags
+
+from bluebert_mtl import tasks as tasks_lib
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  flags.DEFINE_string("task", None, "Task key, e.g. chemprot.")
+  flags.DEFINE_string("gold_file", None, "The gold file.")
+  flags.DEFINE_string("pred_file", None, "The prediction file.")
+  flags.DEFINE_multi_string("task_def", [], "YAML definition of a user task.")
+  flags.mark_flags_as_required(["task", "gold_file", "pred_file"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  registry = tasks_lib.registry_with(FLAGS.task_def)
+  task = tasks_lib.get_task(FLAGS.task, registry)
+  scores = task.score_files(FLAGS.gold_file, FLAGS.pred_file)
+  ordered = {"task": scores.pop("task"), "metric": scores.pop("metric"),
+             "value": scores.pop("value"), **scores}
+  print(json.dumps(ordered, sort_keys=False))
+
+
+def run():
+  define_flags()
+  app.run(main)
+
+
+if __name__ == "__main__":
+  run()

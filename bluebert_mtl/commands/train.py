@@ -1,0 +1,44 @@
+"""Multi-task training of BlueBERT on BLUE tasks (MT-BlueBERT-Refinement).
+
+  python run_mtl.py --flagfile=flags/mt_bluebert_biomedical.flags \
+      --bert_dir=NCBI_BERT_pubmed_uncased_L-12_H-768_A-12 --output_dir=runs/mt
+
+(also `bluebert-mtl-train`, `python -m bluebert_mtl.commands.train`).
+Rerunning the same command resumes from the run's last checkpoint, or reads a
+finished run (one with timing.json) back. Results:
+OUTPUT_DIR/results.json, OUTPUT_DIR/predictions/<task>_{dev,test}.tsv,
+TensorBoard logs in OUTPUT_DIR/tensorboard.
+"""
+
+import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
+
+from absl import app
+from absl import flags
+
+from bluebert_mtl.commands import cli
+from bluebert_mtl.train import trainer
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  cli.define_bert_flags()
+  cli.define_training_flags(default_epochs=3.0, default_lr=5e-5)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  config = cli.train_config_from_flags(FLAGS)
+  results = trainer.train(config, cli.bert_files_from_flags(FLAGS),
+                          cli.tasks_from_flags(FLAGS))
+  print(cli.results_table(results))
+
+
+def run():
+  define_flags()
+  app.run(main)
+
+
+if __name__ == "__main__":
+  run()

@@ -1,0 +1,1 @@
+"""Files -> examples -> features -> `tf.data` batches (pure Python before tf.data)."""

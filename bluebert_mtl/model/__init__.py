@@ -1,0 +1,1 @@
+"""The encoder, its checkpoint loaders, the task heads and losses, the multi-task model."""

@@ -1,0 +1,1 @@
+"""Using a trained run: TF Serving exports, in-graph preprocessing, features of raw text."""

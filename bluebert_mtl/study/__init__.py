@@ -1,0 +1,1 @@
+"""The paper's experiments: fine-tuning stages, pairwise MTL, result tables."""

@@ -1,0 +1,1 @@
+"""The training loop under `tf.distribute`: steps, evaluation, task sampling, optimizers."""
