@@ -96,7 +96,7 @@ class TaskSpec:
   Attributes:
     name: the task key (folder name under --data_dir, head and output name).
     kind: a key of `task_kinds.KINDS`.
-    file_format: a key of `readers.READERS`.
+    file_format: a key of `readers.FORMATS`.
     metric: a key of `METRICS`.
     labels: the label list in head order (tags for NER; HoC: aspect i is
       labels[i]; empty for regression).
@@ -118,7 +118,7 @@ class TaskSpec:
 
   def __post_init__(self):
     for value, table, what in ((self.kind, task_kinds.KINDS, "type"),
-                               (self.file_format, readers.READERS, "format"),
+                               (self.file_format, readers.FORMATS, "format"),
                                (self.metric, METRICS, "metric")):
       if value not in table:
         raise ConfigError(f"task {self.name}: unknown {what} {value!r}; "
@@ -132,7 +132,7 @@ class TaskSpec:
 
   def read(self, path: str) -> list:
     """The examples of a file of this task (`readers.py`)."""
-    return readers.READERS[self.file_format](path, self.labels)
+    return readers.FORMATS[self.file_format].read(path, self.labels)
 
   def write_predictions(self, gold_path: str, predictions: dict,
                         out_path: str):

@@ -62,7 +62,7 @@ REAL_MENTIONS = {  # B- tags per split
 def _read(directory: str, task: str, split: str):
   file_format, labels = TASKS[task]
   path = readers.find_split_file(os.path.join(directory, task), split)
-  return readers.READERS[file_format](path, labels)
+  return readers.FORMATS[file_format].read(path, labels)
 
 
 @functools.lru_cache(maxsize=None)
@@ -218,11 +218,11 @@ def test_typed_and_untyped_ner_read_the_same(real, tmp_path):
 
 
 def _round_trip(gold_path, file_format, labels, out_path):
-  examples = readers.READERS[file_format](gold_path, labels)
+  examples = readers.FORMATS[file_format].read(gold_path, labels)
   predictions = {e.guid: _gold(e) for e in examples}
   readers.write_predictions(file_format, gold_path, predictions, out_path,
                             labels)
-  again = readers.READERS[file_format](out_path, labels,
+  again = readers.FORMATS[file_format].read(out_path, labels,
                                        readers.split_of(gold_path))
   return examples, predictions, again
 
@@ -311,13 +311,13 @@ UNLABELLED_CASES = [
 def test_unlabelled_test_file(tmp_path, file_format, labels, name, text,
                               predictions, line):
   gold = _write(tmp_path, name, text)
-  examples = readers.READERS[file_format](gold, labels)
+  examples = readers.FORMATS[file_format].read(gold, labels)
   assert [_gold(e) for e in examples] == [None]
   out = str(tmp_path / "pred" / name)
   readers.write_predictions(file_format, gold, predictions, out, labels)
   with open(out, encoding="utf-8") as f:
     assert line in f.read().splitlines()
-  again = readers.READERS[file_format](out, labels)
+  again = readers.FORMATS[file_format].read(out, labels)
   assert [_gold(e) for e in again] == list(predictions.values())
 
 
@@ -533,7 +533,7 @@ def test_bad_input(tmp_path, file_format, labels, name, content, line,
   path = tmp_path / name
   path.write_bytes(content.encode("latin-1" if "\xe9" in content else "utf-8"))
   with pytest.raises(DataError, match=re.escape(message)) as error:
-    readers.READERS[file_format](str(path), labels)
+    readers.FORMATS[file_format].read(str(path), labels)
   assert (error.value.path, error.value.line) == (str(path), line)
 
 
