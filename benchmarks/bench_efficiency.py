@@ -2,7 +2,7 @@
 
   .venv/bin/python -m benchmarks.bench_efficiency [--batch_size=8]
 
-The step is ours: `trainer_lib.make_train_step` on a BERT-base shaped encoder
+The step is ours: `step.make_train_step` on a BERT-base shaped encoder
 (L=12, H=768, 12 heads, I=3072, vocab 30522, random weights) with one
 classification head (6 classes), Adamax with weight decay and clipping, on
 a batch of `--batch_size` rows of 128 real tokens (no padding).
@@ -51,7 +51,7 @@ from bluebert_mtl.model import modeling
 from bluebert_mtl.model import multitask_model
 from bluebert_mtl.train import optimization
 from bluebert_mtl import tasks as tasks_lib
-from bluebert_mtl.train import trainer as trainer_lib
+from bluebert_mtl.train import step as step_lib
 from bluebert_mtl.config import BertConfig, TrainConfig
 
 FLAGS = flags.FLAGS
@@ -133,7 +133,7 @@ def matmul_limits(dtype, config, batch, seq):
 
 def make_step(precision: str, jit_compile: bool):
   """Our compiled training step on a fresh BERT-base and its input batch."""
-  trainer_lib.set_precision(None if precision == "fp32" else precision)
+  step_lib.set_precision(None if precision == "fp32" else precision)
   strategy = distribution.make_strategy("one_device")
   config = TrainConfig(tasks=(TASK.name,), data_dir="", output_dir="",
                        jit_compile=jit_compile)
@@ -150,7 +150,7 @@ def make_step(precision: str, jit_compile: bool):
       f"row{r}", tuple(int(x) for x in rng.integers(1000, 30000, t)),
       (0,) * t, label=int(rng.integers(len(TASK.labels)))) for r in range(b)]
   batch = datasets.pad_batch(feats, np.arange(b), b, with_labels=True)
-  step = trainer_lib.make_train_step(
+  step = step_lib.make_train_step(
       strategy, model, TASK, optimizer, config,
       datasets.batch_signature(feats, with_labels=True))
   return step, {k: tf.constant(v) for k, v in batch.items()}
@@ -194,7 +194,7 @@ def main(argv):
       rows.append([precision, variant, 1000 * common.median(seconds),
                    achieved / 1e9, square / 1e9, achieved / square,
                    gemm_flops / bound / 1e9, bound / common.median(seconds)])
-  trainer_lib.set_precision(None)
+  step_lib.set_precision(None)
   tf_keras.backend.clear_session()
   common.print_table(
       ["precision", "step", "median step ms", "achieved GFLOP/s",

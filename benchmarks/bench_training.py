@@ -5,13 +5,13 @@
 Our side is the Trainer's own machinery: `trainer_lib.Trainer` on the six tasks
 of the public BLUE data (MiniLM encoder from build/minilm_tf1, batch 32,
 max_seq_length 128, Adamax, clip 1.0, weight decay 0.01), the per-task steps
-of `trainer_lib.make_train_step`, the Algorithm 1 schedule of epoch 0 and each
+of `step.make_train_step`, the Algorithm 1 schedule of epoch 0 and each
 task's `tf.data` stream of length-bucketed batches. A step is timed from
 `next(stream)` to the loss as a Python float, as `Trainer.run` does it.
 
 The reference (benchmarks/reference/torch_mt.py) trains the same MiniLM
 weights on the very same batches in the same order: the batch plans are pure
-functions of (seed, task), so the Trainer's `batch_plan` and `pad_plan`
+functions of (seed, task), so the Trainer's `TrainingBatches`
 rebuild them exactly and they are handed over as numpy arrays (identical token ids, no second
 tokenizer).
 
@@ -33,9 +33,10 @@ from benchmarks import common
 import numpy as np
 import tensorflow as tf
 
-from bluebert_mtl.data import datasets
 from bluebert_mtl import tasks as tasks_lib
+from bluebert_mtl.train import step as step_lib
 from bluebert_mtl.train import trainer as trainer_lib
+from bluebert_mtl.train.start import Start
 from bluebert_mtl.config import BertConfig, BertFiles, TrainConfig
 
 FLAGS = flags.FLAGS
@@ -67,22 +68,22 @@ class OurSide:
     """bert_files: default MiniLM of build/minilm_tf1; task_specs: default
     the registry's specs of config.tasks."""
     self.trainer = trainer_lib.Trainer(
-        config, bert_files or BertFiles.resolve(
-            bert_dir=common.MINILM_TF1_DIR),
+        config, Start(bert_files or BertFiles.resolve(
+            bert_dir=common.MINILM_TF1_DIR)),
         task_specs or [tasks_lib.get_task(name) for name in config.tasks])
     t = self.trainer
     self.steps = {
-        task.name: trainer_lib.make_train_step(
+        task.name: step_lib.make_train_step(
             t.strategy, t.model, task, t.optimizer, config,
-            datasets.batch_signature(t.train_features[task.name], True))
+            t.batches.signature(task.name))
         for task in t.tasks}
     self.restart_streams()
 
   def restart_streams(self):
     """Fresh `tf.data` streams: epoch 0's batches again, from the first."""
     t = self.trainer
-    self.streams = {name: iter(t.pad_plan(name, t.batch_plan(name)))
-                    for name in t.train_features}
+    self.streams = {name: iter(t.batches.dataset(name))
+                    for name in t.batches.features}
 
   def run(self, names):
     """Runs one step per task name; returns (seconds, losses) per step."""
@@ -111,15 +112,14 @@ def step_order(side: OurSide, warmup: int, measured: int):
 def numpy_batches(side: OurSide, names):
   """The same batches our streams yield, rebuilt from the same plans."""
   t = side.trainer
-  batches = {name: t.pad_plan(name, t.batch_plan(name)).as_numpy_iterator()
+  batches = {name: t.batches.dataset(name).as_numpy_iterator()
              for name in side.streams}
   return [next(batches[name]) for name in names]
 
 
 def reference_tasks(trainer):
   """The trainer's tasks as the reference worker takes them."""
-  return [{"name": t.name, "kind": t.kind,
-           "outputs": 1 if t.kind == "regression" else len(t.labels)}
+  return [{"name": t.name, "kind": t.kind, "outputs": t.num_outputs}
           for t in trainer.tasks]
 
 

@@ -41,8 +41,7 @@ import tensorflow as tf
 import tf_keras
 
 from bluebert_mtl.model import multitask_model
-from bluebert_mtl import task_kinds
-from bluebert_mtl.train import trainer as trainer_lib
+from bluebert_mtl.train import step as step_lib
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("profile_steps", 12, "Batches per variant and round.")
@@ -59,7 +58,7 @@ def task_functions(trainer, task, spec, check=False):
   densified gradients.
   """
   view = multitask_model.task_model(trainer.model, task.name)
-  loss_fn = task_kinds.KINDS[task.kind].loss
+  loss_fn = task.task_kind.loss
   variables = view.trainable_variables
   local = trainer.strategy.experimental_local_results
 
@@ -102,7 +101,7 @@ def frozen(layer):
 
 def make_steps(side, config):
   t = side.trainer
-  return {task.name: trainer_lib.make_train_step(
+  return {task.name: step_lib.make_train_step(
       t.strategy, t.model, task, t.optimizer, config,
       side.steps[task.name].input_signature[0]) for task in t.tasks}
 

@@ -9,7 +9,7 @@ from the original flag names (`--bert_config_file`, `--init_checkpoint`,
 import dataclasses
 import json
 import os
-from typing import Optional
+from typing import Optional, Tuple
 
 from bluebert_mtl.errors import ConfigError
 
@@ -132,6 +132,36 @@ def _checkpoint_prefix_in(folder: str) -> str:
   raise ConfigError(f"no checkpoint (*.index) found in {folder}")
 
 
+# The choices of TrainConfig's enumerated fields; the modules that implement
+# them (train/sampling.py, train/optimization.py, train/distribution.py,
+# train/step.py) build exactly these.
+SAMPLERS = ("mtdnn", "proportional", "temperature", "uniform", "annealed")
+OPTIMIZERS = ("adamax", "bert_adam", "adamw")
+LR_SCHEDULES = ("linear", "warmup_linear")
+DISTRIBUTION_STRATEGIES = ("auto", "one_device", "mirrored",
+                           "multi_worker_mirrored", "tpu")
+MIXED_PRECISIONS = ("bf16", "fp16")
+
+
+def option(help_text: str, default=dataclasses.MISSING, *,
+           choices: Optional[Tuple[str, ...]] = None,
+           bookkeeping: bool = False):
+  """A `TrainConfig` field that is also a command-line flag of the same name
+  (`commands/cli.py` defines the flags from these fields).
+
+  Args:
+    help_text: what the field means (the flag's help).
+    default: the default (none: a required flag).
+    choices: the allowed values of a string field.
+    bookkeeping: the field says where a run lives or how it reports, not
+      what it learns: a run folder may be resumed or read back by a call
+      whose config differs from the run's in bookkeeping fields only
+      (`runs/run_dir.check_same_run`).
+  """
+  return dataclasses.field(default=default, metadata={
+      "help": help_text, "choices": choices, "bookkeeping": bookkeeping})
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
   """One multi-task (or single-task) training run.
@@ -139,92 +169,99 @@ class TrainConfig:
   Defaults are the paper's recipe (Peng et al. 2020, section 4.2): Adamax,
   lr 5e-5, batch 32, linear warm-up over 10 % then linear decay, weight decay
   0.01, global gradient-norm clip 1.0, sequences of at most 128 tokens.
-
-  Attributes:
-    tasks: task keys of the registry (`tasks.py`), in head order.
-    data_dir: folder with one sub-folder per task key.
-    output_dir: where checkpoints, TensorBoard logs, predictions and
-      results.json go.
-    do_lower_case: lower-case and strip accents (uncased BlueBERT: True).
-    max_seq_length: longest packed input, in WordPieces.
-    train_batch_size: global batch size of a training step.
-    eval_batch_size: global batch size of prediction.
-    learning_rate: peak learning rate.
-    num_train_epochs: epochs; one epoch = every batch of every task once
-      (Algorithm 1).
-    max_steps: stop after this many steps in all (None: the epochs decide).
-    warmup_proportion: share of all steps spent warming up linearly.
-    lr_schedule: "linear" (warm-up then linear decay to 0; the paper) or
-      "warmup_linear" (the released code's, reference.md 3.6).
-    optimizer: "adamax" (the paper), "bert_adam" (the released code) or
-      "adamw".
-    weight_decay: decoupled weight decay, not on LayerNorm and biases.
-    clip_norm: global gradient-norm clip.
-    grad_clipping: per-tensor gradient-norm clip inside the optimizer,
-      "bert_adam" only (MT-BlueBERT's `--grad_clipping`, reference.md 3.6;
-      0: none).
-    sampler: task schedule (`sampling.SCHEDULE_NAMES`).
-    sampling_temperature: T of the "temperature" sampler.
-    loss_weights: task key -> weight of its loss (default 1).
-    seed: seed of schedules, batch plans, initialisation and dropout.
-    eval_every_epochs: dev scores every this many epochs (0: only at the end).
-    patience: stop after this many evaluations without a new best dev score
-      on any task (None: never).
-    save_checkpoints_steps: write a resumable checkpoint every this many steps.
-    keep_checkpoint_max: resumable checkpoints kept.
-    distribution_strategy: "auto", "one_device", "mirrored",
-      "multi_worker_mirrored" or "tpu".
-    mixed_precision: None, "bf16" or "fp16" (with loss scaling).
-    jit_compile: compile each step with XLA.
-    length_bucketing: sort training examples by length within windows of
-      `datasets.SORT_WINDOW_BATCHES` batches before cutting batches (less
-      padding); False: plain random batches, as MT-BlueBERT's BatchGen
-      (reference.md 3.5).
-    cache_dir: feature cache folder ("" disables the cache).
-    train_on_dev: also train on dev, as MT-BlueBERT's code does (its dev
-      scores are then on training data; reference.md 3.5). Off by default.
-    second_text_first: pack pairs as [CLS] b [SEP] a [SEP], as MT-BlueBERT's
-      code does (reference.md 3.3). Off by default (BERT's a-first order).
-    variational_dropout: one dropout mask per row on NER heads, as
-      MT-BlueBERT's code (reference.md 3.4). Off by default.
-    log_every_steps: TensorBoard and progress every this many steps.
+  Each field is a flag of the training commands; its meaning is its `help`
+  (`option`), which `--helpfull` prints.
   """
-  tasks: tuple
-  data_dir: str
-  output_dir: str
-  do_lower_case: bool = True
-  max_seq_length: int = 128
-  train_batch_size: int = 32
-  eval_batch_size: int = 64
-  learning_rate: float = 5e-5
-  num_train_epochs: float = 3.0
-  max_steps: Optional[int] = None
-  warmup_proportion: float = 0.1
-  lr_schedule: str = "linear"
-  optimizer: str = "adamax"
-  weight_decay: float = 0.01
-  clip_norm: float = 1.0
-  grad_clipping: float = 0.0
-  sampler: str = "mtdnn"
-  sampling_temperature: float = 2.0
-  loss_weights: tuple = ()
-  seed: int = 2018
-  eval_every_epochs: int = 1
-  patience: Optional[int] = None
-  save_checkpoints_steps: int = 1000
-  keep_checkpoint_max: int = 2
-  distribution_strategy: str = "auto"
-  mixed_precision: Optional[str] = None
-  jit_compile: bool = False
-  length_bucketing: bool = True
-  cache_dir: str = ""
-  train_on_dev: bool = False
-  second_text_first: bool = False
-  variational_dropout: bool = False
-  log_every_steps: int = 10
+  tasks: tuple = option("Task keys, e.g. chemprot,ddi2013-type, in head "
+                        "order.")
+  data_dir: str = option(
+      "Folder with one sub-folder per task key holding train.tsv, dev.tsv "
+      "and test.tsv.", bookkeeping=True)
+  output_dir: str = option(
+      "Where the run writes everything; rerunning with the same folder "
+      "resumes the run.", bookkeeping=True)
+  do_lower_case: bool = option(
+      "Lower-case and strip accents (BlueBERT is uncased).", True)
+  max_seq_length: int = option(
+      "Longest input in WordPieces, [CLS] and [SEP] included.", 128)
+  train_batch_size: int = option("Global batch size of a training step.", 32)
+  eval_batch_size: int = option("Global batch size of prediction.", 64,
+                                bookkeeping=True)
+  learning_rate: float = option("Peak learning rate.", 5e-5)
+  num_train_epochs: float = option(
+      "Epochs (one epoch: every batch of every task once, Algorithm 1).", 3.0)
+  max_steps: Optional[int] = option(
+      "Stop after this many steps in all (default: the epochs decide).", None)
+  warmup_proportion: float = option(
+      "Share of all steps spent in linear warm-up.", 0.1)
+  lr_schedule: str = option(
+      "linear: the paper's warm-up then linear decay to 0; warmup_linear: "
+      "the released code's (drops at the warm-up boundary, reference.md "
+      "3.6).", "linear", choices=LR_SCHEDULES)
+  optimizer: str = option(
+      "adamax: the paper; bert_adam: the released code; adamw.", "adamax",
+      choices=OPTIMIZERS)
+  weight_decay: float = option(
+      "Decoupled weight decay (not on LayerNorm and biases).", 0.01)
+  clip_norm: float = option("Global gradient-norm clip (0: none).", 1.0)
+  grad_clipping: float = option(
+      "Per-tensor gradient-norm clip inside the optimizer, "
+      "--optimizer=bert_adam only (the released code's --grad_clipping, "
+      "reference.md 3.6; 0: none).", 0.0)
+  sampler: str = option(
+      "Which task each step trains; mtdnn = Algorithm 1.", "mtdnn",
+      choices=SAMPLERS)
+  sampling_temperature: float = option(
+      "T of --sampler=temperature: p_t ~ n_t^(1/T).", 2.0)
+  loss_weights: tuple = option(
+      "Per-task loss weights, as task=weight pairs (default 1).", ())
+  seed: int = option(
+      "Seed of schedules, batch plans, initialisation and dropout.", 2018)
+  eval_every_epochs: int = option(
+      "Dev evaluation every this many epochs (0: only at the end).", 1)
+  patience: Optional[int] = option(
+      "Stop after this many evaluations without a new best dev score on any "
+      "task (default: never).", None)
+  save_checkpoints_steps: int = option(
+      "Resumable checkpoint every this many steps.", 1000, bookkeeping=True)
+  keep_checkpoint_max: int = option("Resumable checkpoints kept.", 2,
+                                    bookkeeping=True)
+  distribution_strategy: str = option(
+      "auto: mirrored over several GPUs, else one device; "
+      "multi_worker_mirrored reads the cluster from TF_CONFIG.", "auto",
+      choices=DISTRIBUTION_STRATEGIES, bookkeeping=True)
+  mixed_precision: Optional[str] = option(
+      "Mixed precision (fp16 with dynamic loss scaling).", None,
+      choices=MIXED_PRECISIONS)
+  jit_compile: bool = option("Compile each training step with XLA.", False)
+  length_bucketing: bool = option(
+      "Batch training examples of similar length: sorted within windows of "
+      "datasets.SORT_WINDOW_BATCHES batches (less padding); "
+      "--nolength_bucketing: random batches, as MT-BlueBERT's BatchGen "
+      "(reference.md 3.5).", True)
+  cache_dir: str = option("Feature cache folder (empty: none).", "",
+                          bookkeeping=True)
+  train_on_dev: bool = option(
+      "Also train on dev, as MT-BlueBERT's code does (its dev scores are then "
+      "on training data; reference.md 3.5).", False)
+  second_text_first: bool = option(
+      "Pack pairs hypothesis-first, [CLS] b [SEP] a [SEP], as MT-BlueBERT's "
+      "code does (reference.md 3.3).", False)
+  variational_dropout: bool = option(
+      "One dropout mask per row on NER heads, as MT-BlueBERT's code "
+      "(reference.md 3.4).", False)
+  log_every_steps: int = option(
+      "TensorBoard logging every this many steps.", 10, bookkeeping=True)
 
   def loss_weight(self, task: str) -> float:
     return dict(self.loss_weights).get(task, 1.0)
 
   def to_json_string(self) -> str:
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
+
+
+# TrainConfig fields that may differ between a run and a call that resumes or
+# reads it back (`option`'s bookkeeping).
+BOOKKEEPING_FIELDS = frozenset(
+    field.name for field in dataclasses.fields(TrainConfig)
+    if field.metadata["bookkeeping"])

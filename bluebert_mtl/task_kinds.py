@@ -1,14 +1,20 @@
-"""The four kinds of BLUE task and what every task of a kind shares.
+"""The four kinds of BLUE task and everything a task of a kind does.
 
-A kind fixes a task's head, loss, how a gold label becomes a feature label
-and how a model output becomes a predicted label. The task registry
-(`tasks.py`) gives each task its kind; nothing else branches on kinds.
+A kind fixes a task's head, loss, how its examples become features and its
+outputs labels again, and what its serving signatures answer. The task
+registry (`tasks.py`) gives each task its kind; no other module tests a
+kind's name: they call the fields of `TaskKind`.
 
   kind            head                      loss                    output per row
   regression      PooledHead(1, squeeze)    mean squared error      float32 []
   classification  PooledHead(C)             softmax cross-entropy   float32 [C] logits
   multilabel      PooledHead(C)             sigmoid cross-entropy   float32 [C] logits
   tagging         TokenHead(C)              token cross-entropy     float32 [T, C] logits
+
+The three sentence kinds feed one row per example (a text or a text pair)
+and read the [CLS] position; tagging feeds pieces of at most `max_words`
+words of a sentence (longer sentences are split as the original does,
+`features.split_long_sentence`) and reads every word's first sub-token.
 """
 
 import dataclasses
@@ -16,9 +22,12 @@ from typing import Callable
 
 import numpy as np
 
+from bluebert_mtl import metrics
+from bluebert_mtl.data import features as features_lib
 from bluebert_mtl.model import heads
 from bluebert_mtl.model import losses
-from bluebert_mtl import metrics
+from bluebert_mtl.serve import decoding
+
 
 @dataclasses.dataclass(frozen=True)
 class TaskKind:
@@ -26,23 +35,65 @@ class TaskKind:
 
   Attributes:
     name: the kind's name, as task definition files spell it.
+    has_labels: whether its tasks have a label list (regression has none).
     build_head: (task) -> a Keras head layer named after the task.
     loss: (labels, outputs, weights) -> (weighted sum, count); `losses.py`.
-    encode_label: (task, gold label) -> feature label (`features.py`).
+    pieces: (task, examples) -> the examples as fed to the model.
+    featurize: (task, pieces, tokenizer, max_seq_length, second_text_first)
+      -> `Features`, one per piece (`features.py`).
+    gold: (example) -> its gold label as the reader gave it (None where the
+      file has none).
     decode: (task, output row, word_positions) -> predicted label, in the
       form readers give gold labels (str, float, tuple of label names, tuple
       of tags).
+    join_pieces: (examples, pieces, labels by piece guid) -> labels by
+      example guid.
+    ids_outputs: (task, head output) -> the outputs of a serving signature
+      fed token ids (`serve/decoding.py`).
+    text_outputs: (task, model view, preprocessor, texts) -> the outputs of
+      the raw-text serving signature.
+    preprocess_rows: (task, preprocessor, texts) -> the encoder rows of the
+      preprocess model's signature.
   """
   name: str
+  has_labels: bool
   build_head: Callable
   loss: Callable
-  encode_label: Callable
+  pieces: Callable
+  featurize: Callable
+  gold: Callable
   decode: Callable
+  join_pieces: Callable
+  ids_outputs: Callable
+  text_outputs: Callable
+  preprocess_rows: Callable
 
 
-def head_name(task_name: str) -> str:
-  """The Keras name of a task's head layer and model output: the task key."""
-  return task_name
+# ------------------------------------------------------------ sentence kinds
+
+
+def _whole_examples(task, examples) -> list:
+  del task
+  return list(examples)
+
+
+def _label_of(example):
+  return example.label
+
+
+def _by_example(examples, pieces, labels: dict) -> dict:
+  del examples, pieces
+  return labels
+
+
+def _featurize_sentences(encode_label: Callable) -> Callable:
+  """A kind's featurize: text (pair) rows, labels encoded by
+  `encode_label(task, label)`."""
+  def featurize(task, pieces, tokenizer, max_seq_length, second_text_first):
+    return features_lib.featurize_sentences(
+        pieces, tokenizer, max_seq_length,
+        lambda label: encode_label(task, label), second_text_first)
+  return featurize
 
 
 def _label_id(task, label):
@@ -69,6 +120,47 @@ def _labels_over_threshold(task, logits, word_positions=None):
   return metrics.hoc_decision(probabilities[None], task.labels)[0]
 
 
+def _sentence_kind(name: str, has_labels: bool, build_head: Callable,
+                   loss: Callable, encode_label: Callable, decode: Callable,
+                   serve: Callable, ids_outputs: Callable) -> TaskKind:
+  """A kind whose rows are whole examples read at [CLS]; `serve` decodes a
+  head output for the raw-text signature, `ids_outputs` for the ids one."""
+  return TaskKind(
+      name, has_labels, build_head, loss, pieces=_whole_examples,
+      featurize=_featurize_sentences(encode_label), gold=_label_of,
+      decode=decode, join_pieces=_by_example, ids_outputs=ids_outputs,
+      text_outputs=decoding.sentence_text_outputs(serve),
+      preprocess_rows=decoding.sentence_rows)
+
+
+def _pooled_head(num_outputs: Callable, squeeze: bool = False) -> Callable:
+  return lambda task: heads.PooledHead(
+      num_outputs(task), task.dropout, squeeze=squeeze,
+      name=heads.head_name(task.name))
+
+
+# ------------------------------------------------------------ tagging
+
+
+def _split_long_sentences(task, examples) -> list:
+  pieces = []
+  for ex in examples:
+    pieces.extend(features_lib.split_long_sentence(ex, task.max_words))
+  return pieces
+
+
+def _featurize_tagged(task, pieces, tokenizer, max_seq_length,
+                      second_text_first):
+  del second_text_first  # one text per row
+  tag_ids = {tag: i for i, tag in enumerate(task.labels)}
+  return features_lib.featurize_tagged(pieces, tokenizer, max_seq_length,
+                                       tag_ids)
+
+
+def _tags_of(example):
+  return example.tags
+
+
 def _word_tags(task, logits, word_positions):
   """Tags of the words: the argmax at each word's first sub-token; "O" for a
   word without one (empty after tokenization, or cut by max_seq_length)."""
@@ -78,34 +170,34 @@ def _word_tags(task, logits, word_positions):
 
 
 KINDS = {
-    "regression": TaskKind(
-        "regression",
-        build_head=lambda task: heads.PooledHead(
-            1, task.dropout, squeeze=True, name=head_name(task.name)),
+    "regression": _sentence_kind(
+        "regression", has_labels=False,
+        build_head=_pooled_head(lambda task: 1, squeeze=True),
         loss=losses.mean_squared_error,
-        encode_label=lambda task, label: float(label),
-        decode=_score),
-    "classification": TaskKind(
-        "classification",
-        build_head=lambda task: heads.PooledHead(
-            len(task.labels), task.dropout, name=head_name(task.name)),
-        loss=losses.softmax_cross_entropy,
-        encode_label=_label_id,
-        decode=_argmax_label),
-    "multilabel": TaskKind(
-        "multilabel",
-        build_head=lambda task: heads.PooledHead(
-            len(task.labels), task.dropout, name=head_name(task.name)),
-        loss=losses.sigmoid_cross_entropy,
-        encode_label=_multi_hot,
-        decode=_labels_over_threshold),
+        encode_label=lambda task, label: float(label), decode=_score,
+        serve=decoding.regression, ids_outputs=decoding.regression),
+    "classification": _sentence_kind(
+        "classification", has_labels=True,
+        build_head=_pooled_head(lambda task: len(task.labels)),
+        loss=losses.softmax_cross_entropy, encode_label=_label_id,
+        decode=_argmax_label, serve=decoding.classification,
+        ids_outputs=decoding.with_logits(decoding.classification)),
+    "multilabel": _sentence_kind(
+        "multilabel", has_labels=True,
+        build_head=_pooled_head(lambda task: len(task.labels)),
+        loss=losses.sigmoid_cross_entropy, encode_label=_multi_hot,
+        decode=_labels_over_threshold, serve=decoding.multilabel,
+        ids_outputs=decoding.with_logits(decoding.multilabel)),
     "tagging": TaskKind(
-        "tagging",
+        "tagging", has_labels=True,
         build_head=lambda task: heads.TokenHead(
             len(task.labels), task.dropout,
             variational_dropout=task.variational_dropout,
-            name=head_name(task.name)),
-        loss=losses.token_cross_entropy,
-        encode_label=None,  # tags are encoded per sub-token by features.py
-        decode=_word_tags),
+            name=heads.head_name(task.name)),
+        loss=losses.token_cross_entropy, pieces=_split_long_sentences,
+        featurize=_featurize_tagged, gold=_tags_of, decode=_word_tags,
+        join_pieces=features_lib.merge_piece_predictions,
+        ids_outputs=decoding.token_tags,
+        text_outputs=decoding.word_text_outputs,
+        preprocess_rows=decoding.word_rows),
 }

@@ -123,7 +123,7 @@ class TaskSpec:
       if value not in table:
         raise ConfigError(f"task {self.name}: unknown {what} {value!r}; "
                           f"choose one of {', '.join(table)}")
-    if self.kind != "regression" and not self.labels:
+    if self.task_kind.has_labels and not self.labels:
       raise ConfigError(f"task {self.name}: a {self.kind} task needs labels")
     if self.metric in ("micro_f1", "macro_f1") and (
         self.negative_label not in self.labels):
@@ -140,12 +140,25 @@ class TaskSpec:
     readers.write_predictions(self.file_format, gold_path, predictions,
                               out_path, self.labels)
 
+  @property
+  def task_kind(self) -> task_kinds.TaskKind:
+    """What the task's kind does (`task_kinds.py`)."""
+    return task_kinds.KINDS[self.kind]
+
+  @property
+  def is_pair(self) -> bool:
+    """Whether the task's rows are text pairs (inputs text_a and text_b)."""
+    return readers.FORMATS[self.file_format].pair
+
+  @property
+  def num_outputs(self) -> int:
+    """C, the width of the task's head (1 for regression)."""
+    return len(self.labels) if self.task_kind.has_labels else 1
+
   def gold_rows(self, examples) -> list:
     """(guid, label) rows of examples as a reader gave them (tags for
     tagging tasks); a label is None where the file has none."""
-    if self.kind == "tagging":
-      return [(ex.guid, ex.tags) for ex in examples]
-    return [(ex.guid, ex.label) for ex in examples]
+    return [(ex.guid, self.task_kind.gold(ex)) for ex in examples]
 
   def score_files(self, gold_file: str, pred_file: str) -> dict:
     """The official score of a prediction file mirroring a gold file (what

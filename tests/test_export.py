@@ -6,7 +6,7 @@ truncation happens) on the sample data of one task of each kind, whose best
 weights are then made to differ from its final ones. Every export is loaded
 in a fresh process importing only TensorFlow (and TF Text for the raw-text
 models); its outputs are compared with the package's own featurization,
-model and decoding (`task_data`, `trainer_lib.predict`) on the same texts.
+model and decoding (`task_data`, `evaluation.predict`) on the same texts.
 """
 
 import csv
@@ -33,7 +33,10 @@ from bluebert_mtl.runs import run_dir
 from bluebert_mtl.data import task_data
 from bluebert_mtl import tasks as tasks_lib
 from bluebert_mtl import tokenization
+from bluebert_mtl.train import evaluation
+from bluebert_mtl.train import step as step_lib
 from bluebert_mtl.train import trainer as trainer_lib
+from bluebert_mtl.train.start import Start
 from bluebert_mtl.config import BertFiles, TrainConfig
 from bluebert_mtl.errors import CheckpointError, ConfigError
 from conftest import REPO_ROOT, SAMPLE_DIR
@@ -217,7 +220,7 @@ def texts(blue_public_dir):
 
 
 def _inputs(name, rows) -> dict:
-  if export.is_pair_task(tasks_lib.TASKS[name]):
+  if tasks_lib.TASKS[name].is_pair:
     return {"text_a": [a for a, _ in rows], "text_b": [b for _, b in rows]}
   return {"text": list(rows)}
 
@@ -243,7 +246,7 @@ def run(tmp_path_factory, minilm_dir):
                   max_seq_length=MAX_SEQ_LENGTH, train_batch_size=8,
                   learning_rate=1e-3, max_steps=10, eval_every_epochs=0,
                   distribution_strategy="one_device"),
-      BertFiles.resolve(bert_dir=str(bert)),
+      Start(BertFiles.resolve(bert_dir=str(bert))),
       [tasks_lib.TASKS[name] for name in TASKS])
   model = _run_model(output, list(TASKS), run_dir.final_weights(output))
   for name in TASKS:
@@ -311,7 +314,7 @@ def _training_time(output, name, rows, checkpoint, folder):
           os.path.join(output, run_dir.VOCAB), config.do_lower_case),
       config.max_seq_length, second_text_first=config.second_text_first)
   model = _run_model(output, [name], checkpoint)
-  outputs = trainer_lib.predict(trainer_lib.make_predict_step(model, task), split,
+  outputs = evaluation.predict(step_lib.make_predict_step(model, task), split,
                              batch_size=8)
   return split, outputs, task_data.decode_predictions(task, split, outputs)
 
@@ -655,7 +658,7 @@ def test_checkpoint_without_the_task_head(run, tmp_path):
 
 
 def test_best_then_final_weights(tmp_path):
-  source = export.RunSource(str(tmp_path))
+  source = run_dir.RunSource(str(tmp_path))
   final = run_dir.final_weights(str(tmp_path))
   with pytest.raises(CheckpointError, match="no weights of task hoc"):
     source.weights("hoc")
@@ -666,14 +669,14 @@ def test_best_then_final_weights(tmp_path):
   os.makedirs(os.path.dirname(best))
   open(best + ".index", "w").close()
   assert source.weights("hoc") == best
-  assert export.RunSource(str(tmp_path), final).weights("hoc") == final
+  assert run_dir.RunSource(str(tmp_path), final).weights("hoc") == final
 
 
 def test_checkpoint_prefix_finds_its_run_folder(run, tmp_path):
   prefix = run_dir.best_weights(run, "hoc")
-  assert export.RunSource.resolve(prefix) == export.RunSource(
+  assert run_dir.RunSource.resolve(prefix) == run_dir.RunSource(
       os.path.abspath(run), prefix)
   stray = os.path.join(str(tmp_path), "weights")
   open(stray + ".index", "w").close()
   with pytest.raises(ConfigError, match="not inside a training run folder"):
-    export.RunSource.resolve(stray)
+    run_dir.RunSource.resolve(stray)

@@ -20,7 +20,9 @@ from bluebert_mtl.model import checkpoints
 from bluebert_mtl.study import finetune
 from bluebert_mtl.model import multitask_model
 from bluebert_mtl import tasks as tasks_lib
+from bluebert_mtl.train import start as start_lib
 from bluebert_mtl.train import trainer as trainer_lib
+from bluebert_mtl.train.start import Start
 from bluebert_mtl.config import BertFiles, TrainConfig
 from bluebert_mtl.errors import ConfigError
 from conftest import REPO_ROOT, SAMPLE_DIR, TINY_ENCODER_CONFIG
@@ -47,9 +49,8 @@ def _tasks(names):
 
 
 def _trainer(config, start, task_names):
-  """The trainer `finetune.train_once` runs from `start`, before training."""
-  return trainer_lib.Trainer(config, start.bert_files, _tasks(task_names),
-                          init_encoder_checkpoint=start.encoder_checkpoint)
+  """The trainer `trainer.train` runs from `start`, before training."""
+  return trainer_lib.Trainer(config, start, _tasks(task_names))
 
 
 @pytest.fixture(name="mt_run", scope="module")
@@ -57,7 +58,8 @@ def fixture_mt_run(tiny_bert_dir, tmp_path_factory):
   """A multi-task run folder: one epoch (every batch of both tasks once)."""
   folder = tmp_path_factory.mktemp("mt") / "run"
   trainer_lib.train(_config(folder, MT_TASKS),
-                 BertFiles.resolve(bert_dir=tiny_bert_dir), _tasks(MT_TASKS))
+                 Start(BertFiles.resolve(bert_dir=tiny_bert_dir)),
+                 _tasks(MT_TASKS))
   return str(folder)
 
 
@@ -83,7 +85,7 @@ def _head_kernel(model, task_name):
 
 def test_from_mt_run_the_encoder_is_the_runs_and_the_head_is_new(
     mt_run, tmp_path):
-  start = finetune.resolve_start(init_checkpoint=mt_run)
+  start = start_lib.resolve_start(init_checkpoint=mt_run)
   assert start.encoder_checkpoint == tf.train.latest_checkpoint(
       os.path.join(mt_run, "checkpoints"))
   assert start.bert_files == BertFiles(os.path.join(mt_run, "bert_config.json"),
@@ -116,7 +118,7 @@ def test_from_mt_run_the_encoder_is_the_runs_and_the_head_is_new(
 def test_a_checkpoint_of_an_mt_run_takes_config_and_vocab_from_its_run(
     mt_run):
   prefix = os.path.join(mt_run, "best", "chemprot", "weights")
-  start = finetune.resolve_start(init_checkpoint=prefix)
+  start = start_lib.resolve_start(init_checkpoint=prefix)
   assert start.encoder_checkpoint == prefix
   assert start.bert_files.config_file == os.path.join(mt_run,
                                                       "bert_config.json")
@@ -124,7 +126,7 @@ def test_a_checkpoint_of_an_mt_run_takes_config_and_vocab_from_its_run(
 
 def test_baseline_from_tf1_checkpoint_computes_what_numpy_bert_does(
     tiny_bert_dir, tmp_path):
-  start = finetune.resolve_start(
+  start = start_lib.resolve_start(
       bert_config_file=os.path.join(tiny_bert_dir, "bert_config.json"),
       init_checkpoint=tiny_bert_dir,
       vocab_file=os.path.join(tiny_bert_dir, "vocab.txt"))
@@ -182,7 +184,7 @@ def test_cli_baseline_with_seeds_reports_mean_and_sd(tiny_bert_dir, tmp_path):
   # A rerun with the same flags reads the finished seeds back instead of
   # training them again; one with another learning rate is refused.
   modified = os.path.getmtime(folder / "seed_1" / "results.json")
-  start = finetune.resolve_start(bert_dir=tiny_bert_dir)
+  start = start_lib.resolve_start(bert_dir=tiny_bert_dir)
   again = finetune.finetune(
       _config(tmp_path, ["clinicalsts"], max_steps=2, learning_rate=1e-4),
       start, tasks_lib.get_task("clinicalsts"), seeds=[1, 2],
@@ -221,7 +223,7 @@ def test_i2b2_per_tensor_clip_goes_with_the_released_optimizer():
 
 
 def test_repeated_seeds_are_a_config_error(tiny_bert_dir, tmp_path):
-  start = finetune.resolve_start(bert_dir=tiny_bert_dir)
+  start = start_lib.resolve_start(bert_dir=tiny_bert_dir)
   with pytest.raises(ConfigError, match="repeats a seed"):
     finetune.finetune(_config(tmp_path, ["biosses"]), start,
                       tasks_lib.get_task("biosses"), seeds=[3, 3])

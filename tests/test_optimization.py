@@ -12,6 +12,7 @@ import tensorflow as tf
 import tf_keras
 
 from bluebert_mtl.train import optimization
+from bluebert_mtl import config
 from bluebert_mtl.errors import ConfigError
 
 B1, B2, EPS, WD, CLIP = 0.9, 0.999, 1e-6, 0.01, 1.0
@@ -255,7 +256,8 @@ class TestCreateOptimizer:
       ("adamw", tf_keras.optimizers.AdamW),
   ])
   def test_names(self, name, cls):
-    assert name in optimization.OPTIMIZER_NAMES
+    assert name in config.OPTIMIZERS
+    assert set(optimization._OPTIMIZERS) == set(config.OPTIMIZERS)
     optimizer = optimization.create_optimizer(name, 1e-3)
     assert isinstance(optimizer, cls)
     assert optimizer.epsilon == 1e-6
@@ -355,33 +357,3 @@ class TestWeightDecayOfBertEncoder:
       factor = 1 - 0.1 * WD if name in self.DECAYED else 1.0
       np.testing.assert_allclose(variable.numpy(), old * factor, rtol=1e-6,
                                  err_msg=name)
-
-
-class TestClipByGlobalNorm:
-  # ‖(3, 4)‖ = 5, ‖(0, 12)‖ = 12, global sqrt(25 + 144) = 13.
-  GRADS = [np.array([3.0, 4.0]), None, np.array([[0.0, 12.0]])]
-
-  def test_clips_by_one_factor(self):
-    clipped, norm = optimization.clip_by_global_norm(
-        [g if g is None else tf.constant(g) for g in self.GRADS], 1.0)
-    assert float(norm) == pytest.approx(13.0)
-    assert clipped[1] is None
-    np.testing.assert_allclose(clipped[0], [3 / 13, 4 / 13], rtol=1e-6)
-    np.testing.assert_allclose(clipped[2], [[0.0, 12 / 13]], rtol=1e-6)
-
-  @pytest.mark.parametrize("clip_norm", [26.0, None, 0.0])
-  def test_small_norm_or_no_clip_leaves_gradients(self, clip_norm):
-    clipped, norm = optimization.clip_by_global_norm(
-        [g if g is None else tf.constant(g) for g in self.GRADS], clip_norm)
-    assert float(norm) == pytest.approx(13.0)
-    np.testing.assert_allclose(clipped[0], self.GRADS[0], rtol=1e-6)
-    np.testing.assert_allclose(clipped[2], self.GRADS[2], rtol=1e-6)
-
-  def test_matches_numpy(self):
-    grads = GRADIENTS[1]
-    expected, expected_norm = _np_clip_global(grads, CLIP)
-    clipped, norm = optimization.clip_by_global_norm(_float32(grads), CLIP)
-    assert float(norm) == pytest.approx(np.sqrt(22.0))
-    assert expected_norm == pytest.approx(np.sqrt(22.0))
-    for a, e in zip(clipped, expected):
-      np.testing.assert_allclose(a, e, rtol=1e-6)

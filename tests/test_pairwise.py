@@ -16,7 +16,7 @@ from matplotlib import image as mpl_image
 import numpy as np
 import pytest
 
-from bluebert_mtl.study import finetune
+from bluebert_mtl.train.start import Start
 from bluebert_mtl.study import pairwise
 from bluebert_mtl.config import BertFiles, TrainConfig
 from bluebert_mtl.errors import ConfigError
@@ -27,7 +27,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SIDE = int(pairwise.FIGURE_INCHES * pairwise.FIGURE_DPI)
 # A start from random weights: the hand-made run folders below have no
 # start.json, so only their flags are checked.
-START = finetune.Start(BertFiles("unused", None, "unused"))
+START = Start(BertFiles("unused", None, "unused"))
 
 
 def test_delta_matrix_rows_are_auxiliary_columns_are_target():
@@ -162,7 +162,7 @@ def test_max_new_pairs_trains_the_first_unfinished_and_reads_finished_back(
       trained.append(self.config.tasks)
       return _finished_run(self.config.output_dir, {"a": 0.55, "b": 0.58})
 
-  monkeypatch.setattr(pairwise.finetune.trainer, "Trainer",
+  monkeypatch.setattr(pairwise.trainer, "Trainer",
                       lambda config, *unused: FakeTrainer(config))
   config = TrainConfig(tasks=("a", "b", "c"), data_dir="unused",
                        output_dir=str(tmp_path))

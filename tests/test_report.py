@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from bluebert_mtl.runs import results as results_lib
 from bluebert_mtl.study import report
 from bluebert_mtl.errors import ConfigError
 from conftest import REPO_ROOT
@@ -220,12 +221,12 @@ def test_a_task_whose_seeds_have_not_all_run_is_the_mean_of_those_finished(
     if finished:
       _write_json(task / f"seed_{seed}", "timing.json", {"wall_seconds": 1.0})
   _write_json(tmp_path / "hoc", "results.json", {"hoc": _entry("hoc_f1", 0.8)})
-  results = report.read_results(str(tmp_path))
+  results = results_lib.read_results(str(tmp_path))
   assert sorted(results) == ["chemprot", "hoc"]
   chemprot = results["chemprot"]
   assert chemprot["seeds"] == [1, 3]
   assert chemprot["test"]["micro_f1"] == pytest.approx(0.25)
   # sample sd of (0.30, 0.20): sqrt(2 * 0.05^2 / 1)
   assert chemprot["test_sd"]["micro_f1"] == pytest.approx(0.0707106781)
-  score = report.score_of(chemprot)
+  score = results_lib.score_of(chemprot)
   assert (score.value, score.seeds) == (pytest.approx(0.25), 2)

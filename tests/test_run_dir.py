@@ -12,10 +12,10 @@ import shutil
 import pytest
 
 import numpy_bert
-from bluebert_mtl.study import finetune
 from bluebert_mtl.runs import run_dir
 from bluebert_mtl import tasks as tasks_lib
 from bluebert_mtl.train import trainer as trainer_lib
+from bluebert_mtl.train.start import Start
 from bluebert_mtl.config import BertFiles, TrainConfig
 from bluebert_mtl.errors import ConfigError
 from conftest import SAMPLE_DIR, TINY_ENCODER_CONFIG
@@ -41,7 +41,7 @@ def _finished_run(folder, config, bert_dir):
 
 
 def _start(bert_dir):
-  return finetune.Start(BertFiles.resolve(bert_dir=bert_dir))
+  return Start(BertFiles.resolve(bert_dir=bert_dir))
 
 
 @pytest.fixture(name="other_bert_dir")
@@ -67,11 +67,11 @@ def test_start_json_names_the_checkpoint_and_the_hash_of_its_index(
 
 
 def _run_finetune(config, bert_dir, task):
-  return finetune.train_once(config, _start(bert_dir), task)
+  return trainer_lib.train(config, _start(bert_dir), task)
 
 
 def _run_mtl(config, bert_dir, task):
-  return trainer_lib.train(config, BertFiles.resolve(bert_dir=bert_dir), task)
+  return trainer_lib.train(config, _start(bert_dir), task)
 
 
 @pytest.mark.parametrize("train", [_run_finetune, _run_mtl])
@@ -102,9 +102,9 @@ def test_a_run_is_read_back_only_from_the_same_weights(
   task = [tasks_lib.get_task("chemprot")]
   copied = tmp_path / "copied_bert"
   shutil.copytree(tiny_bert_dir, copied)
-  assert finetune.train_once(config, _start(str(copied)), task) == RESULTS
+  assert trainer_lib.train(config, _start(str(copied)), task) == RESULTS
   with pytest.raises(ConfigError) as error:
-    finetune.train_once(config, _start(other_bert_dir), task)
+    trainer_lib.train(config, _start(other_bert_dir), task)
   message = str(error.value)
   assert "encoder start: " in message
   assert os.path.join(tiny_bert_dir, "bert_model.ckpt") in message
@@ -118,12 +118,14 @@ def test_a_begun_run_is_not_resumed_with_other_flags(tiny_bert_dir, tmp_path):
                           files.vocab_file, [tasks_lib.get_task("chemprot")],
                           files.checkpoint)
   with pytest.raises(ConfigError, match=r"num_train_epochs: 1 != 3"):
-    trainer_lib.Trainer(_config(tmp_path / "run", num_train_epochs=3), files,
+    trainer_lib.Trainer(_config(tmp_path / "run", num_train_epochs=3),
+                        Start(files),
                      [tasks_lib.get_task("chemprot")])
   with pytest.raises(ConfigError, match=r"tasks: \('chemprot',\) != "
                      r"\('chemprot', 'hoc'\)"):
     trainer_lib.Trainer(_config(tmp_path / "run", tasks=("chemprot", "hoc")),
-                     files, [tasks_lib.get_task(n) for n in ("chemprot", "hoc")])
+                        Start(files),
+                        [tasks_lib.get_task(n) for n in ("chemprot", "hoc")])
 
 
 def test_a_run_from_before_start_json_is_checked_on_its_flags_only(
@@ -131,7 +133,7 @@ def test_a_run_from_before_start_json_is_checked_on_its_flags_only(
   config = _config(tmp_path / "run")
   _finished_run(tmp_path / "run", config, tiny_bert_dir)
   os.remove(tmp_path / "run" / "start.json")
-  assert finetune.train_once(config, _start(other_bert_dir),
+  assert trainer_lib.train(config, _start(other_bert_dir),
                              [tasks_lib.get_task("chemprot")]) == RESULTS
 
 

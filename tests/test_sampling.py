@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from bluebert_mtl.train import sampling
+from bluebert_mtl import config
 from bluebert_mtl.errors import ConfigError
 
 # n = (10, 30, 60) batches, N = 100 steps per epoch.
@@ -173,7 +174,7 @@ class TestMakeSchedule:
       ("annealed", sampling.AnnealedSchedule),
   ])
   def test_every_name_builds(self, name, cls):
-    assert name in sampling.SCHEDULE_NAMES
+    assert name in config.SAMPLERS
     schedule = sampling.make_schedule(name, BATCHES, 0, num_epochs=3,
                                       temperature=2.0)
     assert isinstance(schedule, cls)

@@ -6,8 +6,6 @@
 What is read and written: `bluebert_mtl.model.hf_checkpoint`.
 """
 
-import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
-
 from absl import app
 from absl import flags
 

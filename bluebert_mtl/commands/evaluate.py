@@ -12,8 +12,6 @@ the label column. Output: {"task": KEY, "metric": NAME, "value": FLOAT,
 
 import json
 
-import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
-
 from absl import app
 from absl import flags
 

@@ -15,8 +15,6 @@ runs/mt/checkpoints/ckpt-3000. Signatures: bluebert_mtl/serve/export.py;
 serving them: docs/serving.md.
 """
 
-import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
-
 from absl import app
 from absl import flags
 

@@ -6,8 +6,6 @@
 Input and output formats: `bluebert_mtl.serve.extract_features`.
 """
 
-import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
-
 from absl import app
 from absl import flags
 

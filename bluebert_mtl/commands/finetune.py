@@ -23,13 +23,12 @@ resumes unfinished runs and reads finished ones back. flags/finetune_*.flags
 and flags/baseline_*.flags run the paper's stages.
 """
 
-import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
-
 from absl import app
 from absl import flags
 
 from bluebert_mtl.commands import cli
 from bluebert_mtl.study import finetune
+from bluebert_mtl.train import start as start_lib
 
 FLAGS = flags.FLAGS
 
@@ -37,7 +36,7 @@ FLAGS = flags.FLAGS
 def define_flags():
   cli.define_bert_flags()
   # The paper's fine-tuning (section 4.2), for tasks without a released recipe.
-  cli.define_training_flags(default_epochs=10.0, default_lr=1e-5)
+  cli.define_training_flags(num_train_epochs=10.0, learning_rate=1e-5)
   flags.DEFINE_alias("task", "tasks")
   flags.DEFINE_list("seeds", [], "Seeds: one run per seed and their mean ± sd "
                     "(empty: one run with --seed).")
@@ -51,8 +50,8 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   config = cli.train_config_from_flags(FLAGS)
   tasks = cli.tasks_from_flags(FLAGS)
-  start = finetune.resolve_start(FLAGS.bert_dir, FLAGS.bert_config_file,
-                                 FLAGS.init_checkpoint, FLAGS.vocab_file)
+  start = start_lib.resolve_start(FLAGS.bert_dir, FLAGS.bert_config_file,
+                                  FLAGS.init_checkpoint, FLAGS.vocab_file)
   keep = [name for name in finetune.RECIPE_FIELDS if FLAGS[name].present]
   seeds = [int(s) for s in FLAGS.seeds]
   for task in tasks:

@@ -10,13 +10,11 @@ What it trains, reads back and writes: `bluebert_mtl.study.pairwise`.
 
 import os
 
-import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
-
 from absl import app
 from absl import flags
 
 from bluebert_mtl.commands import cli
-from bluebert_mtl.study import finetune
+from bluebert_mtl.train import start as start_lib
 from bluebert_mtl.study import pairwise
 
 FLAGS = flags.FLAGS
@@ -24,7 +22,7 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   cli.define_bert_flags()
-  cli.define_training_flags(default_epochs=3.0, default_lr=5e-5)
+  cli.define_training_flags()
   flags.DEFINE_string("baseline_dir", None, "Folder of single-task runs, one "
                       "sub-folder per task (run_finetune.py's layout); missing "
                       "tasks are trained into it. Default OUTPUT_DIR/single.")
@@ -43,8 +41,8 @@ def main(argv):
   f = FLAGS
   config = cli.train_config_from_flags(f)
   pairwise.run_pairwise(
-      config, finetune.resolve_start(f.bert_dir, f.bert_config_file,
-                                     f.init_checkpoint, f.vocab_file),
+      config, start_lib.resolve_start(f.bert_dir, f.bert_config_file,
+                                      f.init_checkpoint, f.vocab_file),
       cli.tasks_from_flags(f),
       f.baseline_dir or os.path.join(f.output_dir, "single"),
       f.threshold, f.split, f.max_new_pairs)

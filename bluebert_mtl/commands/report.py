@@ -7,8 +7,6 @@
 holds: `bluebert_mtl.study.report`.
 """
 
-import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
-
 from absl import app
 from absl import flags
 

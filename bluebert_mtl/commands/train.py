@@ -10,27 +10,26 @@ OUTPUT_DIR/results.json, OUTPUT_DIR/predictions/<task>_{dev,test}.tsv,
 TensorBoard logs in OUTPUT_DIR/tensorboard.
 """
 
-import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
-
 from absl import app
 from absl import flags
 
 from bluebert_mtl.commands import cli
 from bluebert_mtl.train import trainer
+from bluebert_mtl.train.start import Start
 
 FLAGS = flags.FLAGS
 
 
 def define_flags():
   cli.define_bert_flags()
-  cli.define_training_flags(default_epochs=3.0, default_lr=5e-5)
+  cli.define_training_flags()
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   config = cli.train_config_from_flags(FLAGS)
-  results = trainer.train(config, cli.bert_files_from_flags(FLAGS),
+  results = trainer.train(config, Start(cli.bert_files_from_flags(FLAGS)),
                           cli.tasks_from_flags(FLAGS))
   print(cli.results_table(results))
 

@@ -1,4 +1,4 @@
-"""Features -> `tf.data` batches, bucketed by length, and the feature cache.
+"""Features -> `tf.data` batches, bucketed by length.
 
 Batch plans are numpy index arrays made by pure, seeded functions; a
 `tf.data.Dataset` then pads each planned batch to its longest row (rounded up
@@ -19,12 +19,8 @@ Every batch is a dict:
                      (features.IGNORE_ID on positions out of the loss)
 """
 
-import hashlib
-import os
-import pickle
-from typing import Callable, List, Sequence
+from typing import Dict, List, Sequence
 
-from absl import logging
 import numpy as np
 import tensorflow as tf
 
@@ -183,41 +179,6 @@ def batch_dataset(feats: Sequence[features_lib.Features],
   return dataset.prefetch(prefetch)
 
 
-def cached(cache_dir: str, key_parts: Sequence[bytes],
-           compute: Callable[[], list], what: str) -> list:
-  """Returns `compute()`, cached in `cache_dir` under a hash of `key_parts`.
-
-  Args:
-    cache_dir: folder of the cache files; None or "" disables the cache.
-    key_parts: bytes that determine the result (file contents, vocab,
-      settings, package version).
-    compute: makes the result when it is not cached.
-    what: words for the log ("chemprot train features").
-
-  Returns:
-    the computed or cached list.
-  """
-  if not cache_dir:
-    return compute()
-  digest = hashlib.sha256()
-  for part in key_parts:
-    digest.update(hashlib.sha256(part).digest())
-  path = os.path.join(cache_dir, digest.hexdigest()[:32] + ".pkl")
-  if os.path.exists(path):
-    with open(path, "rb") as f:
-      result = pickle.load(f)
-    logging.info("%s: %d read from cache %s", what, len(result), path)
-    return result
-  result = compute()
-  os.makedirs(cache_dir, exist_ok=True)
-  tmp = f"{path}.tmp{os.getpid()}"
-  with open(tmp, "wb") as f:
-    pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
-  os.replace(tmp, path)
-  logging.info("%s: %d computed, cached at %s", what, len(result), path)
-  return result
-
-
 def training_stream(lengths: Sequence[int], batch_size: int, seed: int,
                     stream_id: int, start: int = 0, bucketing: bool = True):
   """An endless stream of one task's training batches, from batch `start`.
@@ -245,3 +206,51 @@ def training_stream(lengths: Sequence[int], batch_size: int, seed: int,
     yield from training_batches(lengths, batch_size, rng, bucketing)[offset:]
     offset = 0
     pass_index += 1
+
+
+class TrainingBatches:
+  """Every task's endless stream of padded training batches.
+
+  Task i's stream is `training_stream(lengths, batch_size, seed, i, ...)`, a
+  pure function of its arguments, so a resumed run continues each stream
+  where it stopped and two runs with the same seed see the same batches.
+
+  Args:
+    features: task name -> its training `Features`, in head order.
+    batch_size: the global batch size.
+    seed: the run's seed.
+    bucketing: `training_batches`' length bucketing.
+    multiple: batch lengths are rounded up to a multiple of this
+      (`length_multiple`).
+  """
+
+  def __init__(self, features: Dict[str, list], batch_size: int, seed: int,
+               bucketing: bool = True, multiple: int = 1):
+    self.features = features
+    self.batch_size = batch_size
+    self.seed = seed
+    self.bucketing = bucketing
+    self.multiple = multiple
+    self._index = {name: i for i, name in enumerate(features)}
+
+  def batches_per_pass(self, name: str) -> int:
+    """How many batches one pass over task `name`'s data makes."""
+    return num_training_batches(len(self.features[name]), self.batch_size)
+
+  def plan(self, name: str, start: int = 0):
+    """Task `name`'s endless stream of batch index arrays, from its batch
+    number `start` on."""
+    lengths = [len(f.input_word_ids) for f in self.features[name]]
+    return training_stream(lengths, self.batch_size, self.seed,
+                           self._index[name], start=start,
+                           bucketing=self.bucketing)
+
+  def dataset(self, name: str, start: int = 0) -> tf.data.Dataset:
+    """Task `name`'s padded batches (module docstring), from batch `start`."""
+    return batch_dataset(self.features[name], self.plan(name, start),
+                         self.batch_size, with_labels=True,
+                         multiple=self.multiple)
+
+  def signature(self, name: str) -> dict:
+    """`tf.TensorSpec`s of task `name`'s batches."""
+    return batch_signature(self.features[name], with_labels=True)

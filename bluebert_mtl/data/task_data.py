@@ -14,10 +14,9 @@ from absl import logging
 import numpy as np
 
 import bluebert_mtl
-from bluebert_mtl.data import datasets
+from bluebert_mtl.data import cache
 from bluebert_mtl.data import features as features_lib
 from bluebert_mtl.data import readers
-from bluebert_mtl import task_kinds
 
 SPLITS = ("train", "dev", "test")
 
@@ -46,48 +45,27 @@ class SplitData:
     return np.array([len(f.input_word_ids) for f in self.features])
 
 
-def _pieces(task, examples) -> list:
-  if task.kind != "tagging":
-    return list(examples)
-  pieces = []
-  for ex in examples:
-    pieces.extend(features_lib.split_long_sentence(ex, task.max_words))
-  return pieces
-
-
-def _featurize(task, pieces, tokenizer, max_seq_length: int,
-               second_text_first: bool):
-  if task.kind == "tagging":
-    tag_ids = {tag: i for i, tag in enumerate(task.labels)}
-    return features_lib.featurize_tagged(pieces, tokenizer, max_seq_length,
-                                         tag_ids)
-  kind = task_kinds.KINDS[task.kind]
-  return features_lib.featurize_sentences(
-      pieces, tokenizer, max_seq_length,
-      lambda label: kind.encode_label(task, label), second_text_first)
-
-
 def load_split(task, path: str, tokenizer, max_seq_length: int,
                cache_dir: str = "", second_text_first: bool = False
                ) -> SplitData:
   """Reads, splits and featurizes one file of a task (features cached)."""
   examples = task.read(path)
-  pieces = _pieces(task, examples)
+  kind = task.task_kind
+  pieces = kind.pieces(task, examples)
   if len(pieces) != len(examples):
-    long = sum(len(ex.words) > task.max_words for ex in examples)
-    logging.info("%s %s: %d sentences of more than %d words split; %d "
-                 "sentences make %d pieces", task.name, path, long,
-                 task.max_words, len(examples), len(pieces))
+    logging.info("%s %s: sentences of more than %d words split; %d "
+                 "sentences make %d pieces", task.name, path, task.max_words,
+                 len(examples), len(pieces))
   with open(path, "rb") as f:
     file_bytes = f.read()
   key = [file_bytes, "\n".join(tokenizer.vocab).encode(),
          repr((task.name, task.kind, task.labels, tokenizer.do_lower_case,
                max_seq_length, second_text_first, task.max_words,
                bluebert_mtl.__version__)).encode()]
-  feats = datasets.cached(
+  feats = cache.cached(
       cache_dir, key,
-      lambda: _featurize(task, pieces, tokenizer, max_seq_length,
-                         second_text_first),
+      lambda: kind.featurize(task, pieces, tokenizer, max_seq_length,
+                             second_text_first),
       f"{task.name} {os.path.basename(path)} features")
   _log_truncation(task, path, pieces, feats, max_seq_length)
   return SplitData(path, examples, pieces, feats)
@@ -100,12 +78,11 @@ def _log_truncation(task, path, pieces, feats, max_seq_length):
     logging.warning("%s %s: %d of %d inputs reach max_seq_length=%d and may "
                     "be truncated", task.name, path, full, len(feats),
                     max_seq_length)
-  if task.kind == "tagging":
-    lost = sum(p < 0 for f in feats for p in f.word_positions)
-    if lost:
-      logging.warning("%s %s: %d words have no sub-token in the input "
-                      "(empty or cut); they are predicted 'O'", task.name,
-                      path, lost)
+  lost = sum(p < 0 for f in feats for p in (f.word_positions or ()))
+  if lost:
+    logging.warning("%s %s: %d words have no sub-token in the input "
+                    "(empty or cut); they are predicted 'O'", task.name,
+                    path, lost)
 
 
 def load_task(task, data_dir: str, tokenizer, max_seq_length: int,
@@ -124,24 +101,18 @@ def load_task(task, data_dir: str, tokenizer, max_seq_length: int,
 def decode_predictions(task, split: SplitData,
                        outputs: Sequence[np.ndarray]) -> dict:
   """Model outputs (one per feature) -> dict example guid -> predicted label."""
-  kind = task_kinds.KINDS[task.kind]
+  kind = task.task_kind
   by_piece = {
       piece.guid: kind.decode(task, out, feat.word_positions)
       for piece, feat, out in zip(split.pieces, split.features, outputs)
   }
-  if task.kind == "tagging":
-    return features_lib.merge_piece_predictions(split.examples, split.pieces,
-                                                by_piece)
-  return by_piece
+  return kind.join_pieces(split.examples, split.pieces, by_piece)
 
 
 def gold_labels(task, split: SplitData) -> Optional[list]:
   """The split's gold (guid, label) rows in file order (a guid repeats where a
   relation pair has several labels), or None for an unlabelled file."""
-  if task.kind == "tagging":
-    rows = [(ex.guid, ex.tags) for ex in split.examples]
-  else:
-    rows = [(ex.guid, ex.label) for ex in split.examples]
+  rows = task.gold_rows(split.examples)
   if any(label is None for _, label in rows):
     return None
   return rows

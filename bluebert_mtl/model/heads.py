@@ -11,6 +11,11 @@ import tensorflow as tf
 import tf_keras
 
 
+def head_name(task_name: str) -> str:
+  """The Keras name of a task's head layer and model output: the task key."""
+  return task_name
+
+
 def _head_initializer():
   """Truncated normal(0.02), as BERT initialises its task layers."""
   return tf_keras.initializers.TruncatedNormal(stddev=0.02)

@@ -12,15 +12,15 @@ alone (the paper's "strip" of MT-DNN, reference.md 3.8), `model_checkpoint`
 the encoder and every head.
 """
 
-import os
 from typing import Dict, Sequence
 
 import tensorflow as tf
 import tf_keras
 
-from bluebert_mtl.model import modeling
-from bluebert_mtl import task_kinds
+from bluebert_mtl.config import BertConfig
 from bluebert_mtl.errors import CheckpointError
+from bluebert_mtl.model import heads as heads_lib
+from bluebert_mtl.model import modeling
 
 INPUT_NAMES = modeling.ENCODER_INPUT_NAMES
 
@@ -45,7 +45,7 @@ def build_multitask_model(encoder: tf_keras.layers.Layer,
   inputs = encoder_inputs()
   encoder_outputs = encoder(inputs)
   outputs = {
-      task.name: task_kinds.KINDS[task.kind].build_head(task)(encoder_outputs)
+      task.name: task.task_kind.build_head(task)(encoder_outputs)
       for task in tasks
   }
   return tf_keras.Model(inputs, outputs, name="mt_bluebert")
@@ -70,24 +70,18 @@ def encoder_checkpoint(model: tf_keras.Model) -> tf.train.Checkpoint:
   return tf.train.Checkpoint(encoder=encoder_of(model))
 
 
-def restore_encoder(model: tf_keras.Model, path: str) -> None:
-  """Loads the encoder weights of a run's checkpoint (or a folder holding
-  one) into `model`, leaving its heads fresh: the paper's "strip" followed by
-  new task layers. Every encoder variable must be found in the checkpoint.
+def restore_encoder(model: tf_keras.Model, checkpoint: str) -> None:
+  """Loads the encoder weights of a run's checkpoint prefix into `model`,
+  leaving its heads fresh: the paper's "strip" followed by new task layers.
+  Every encoder variable must be found in the checkpoint.
   """
-  if os.path.isdir(path):
-    latest = tf.train.latest_checkpoint(os.path.join(path, "checkpoints"))
-    latest = latest or tf.train.latest_checkpoint(path)
-    if latest is None:
-      raise CheckpointError(f"no checkpoint found in {path}")
-    path = latest
-  status = encoder_checkpoint(model).read(path)
+  status = encoder_checkpoint(model).read(checkpoint)
   status.expect_partial()
   try:
     status.assert_existing_objects_matched()
   except AssertionError as e:
     raise CheckpointError(
-        f"{path}: does not hold this encoder's weights ({e})") from e
+        f"{checkpoint}: does not hold this encoder's weights ({e})") from e
 
 
 def dropout_generators(model: tf_keras.Model) -> Dict[str, tf.random.Generator]:
@@ -109,6 +103,42 @@ def dropout_generators(model: tf_keras.Model) -> Dict[str, tf.random.Generator]:
 
 def model_checkpoint(model: tf_keras.Model, **extra) -> tf.train.Checkpoint:
   """A checkpoint of the encoder and every head, by task key, plus `extra`."""
-  heads = {name: model.get_layer(task_kinds.head_name(name))
+  heads = {name: model.get_layer(heads_lib.head_name(name))
            for name in model.output_names}
   return tf.train.Checkpoint(encoder=encoder_of(model), heads=heads, **extra)
+
+
+def restore_task_weights(model, task_name: str, checkpoint: str) -> None:
+  """Reads the encoder and one head of a single-task model from a run's
+  checkpoint.
+
+  Raises:
+    CheckpointError: naming the checkpoint, when it cannot be read or lacks
+      the encoder or the task's head.
+  """
+  head = model.get_layer(heads_lib.head_name(task_name))
+  parts = ((tf.train.Checkpoint(encoder=encoder_of(model)),
+            "the encoder"),
+           (tf.train.Checkpoint(heads={task_name: head}),
+            f"a head of task {task_name}"))
+  for checkpoint_object, what in parts:
+    try:
+      status = checkpoint_object.read(checkpoint)
+    except (tf.errors.OpError, ValueError) as e:
+      raise CheckpointError(f"{checkpoint}: cannot read the checkpoint: "
+                            f"{e}") from e
+    status.expect_partial()
+    try:
+      status.assert_existing_objects_matched()
+    except AssertionError as e:
+      raise CheckpointError(f"{checkpoint}: holds no weights of {what}") from e
+
+
+def load_task_model(task, bert_config: BertConfig,
+                    checkpoint: str) -> tf_keras.Model:
+  """A task's single-task model (`task_model`): a fresh encoder of
+  `bert_config` and the task's head, with their weights from `checkpoint`."""
+  model = build_multitask_model(modeling.build_bert_encoder(bert_config),
+                                [task])
+  restore_task_weights(model, task.name, checkpoint)
+  return task_model(model, task.name)

@@ -30,8 +30,8 @@ from typing import List, Optional, Sequence
 from absl import logging
 import tensorflow as tf
 
-from bluebert_mtl.config import BertConfig, TrainConfig
-from bluebert_mtl.errors import ConfigError
+from bluebert_mtl.config import BOOKKEEPING_FIELDS, BertConfig, TrainConfig
+from bluebert_mtl.errors import CheckpointError, ConfigError
 from bluebert_mtl.tasks import TaskSpec
 
 TRAIN_CONFIG = "train_config.json"
@@ -129,15 +129,6 @@ def read_train_config(run_dir: str) -> TrainConfig:
   return TrainConfig(**values)
 
 
-# TrainConfig fields that say where a run lives or how it reports, not what
-# it learns: a run folder may be resumed or read back by a call whose flags
-# differ from the run's in these only.
-BOOKKEEPING_FIELDS = frozenset({
-    "output_dir", "data_dir", "cache_dir", "eval_batch_size",
-    "save_checkpoints_steps", "keep_checkpoint_max", "distribution_strategy",
-    "log_every_steps"})
-
-
 def config_differences(run: TrainConfig, now: TrainConfig) -> List[str]:
   """"field: run value != now value" for each field outside
   `BOOKKEEPING_FIELDS` in which a run's config differs from `now`."""
@@ -184,7 +175,7 @@ def check_same_run(run_dir: str, config: TrainConfig,
 
 def write_results(run_dir: str, results: dict):
   """Writes results.json: {task: {"dev": {metric: v}, "test": {...}}} (a
-  seeded task's entry is `report.aggregate_seeds`')."""
+  seeded task's entry is `results.aggregate_seeds`')."""
   _write_json(run_dir, RESULTS, results, sort_keys=True)
 
 
@@ -203,9 +194,43 @@ def read_finished_run(run_dir: str, config: TrainConfig,
   return read_results(run_dir)
 
 
-def latest_checkpoint(run_dir: str):
-  """The newest resumable checkpoint of a run, or None."""
-  return tf.train.latest_checkpoint(os.path.join(run_dir, CHECKPOINTS))
+def latest_checkpoint(folder: str) -> Optional[str]:
+  """The newest checkpoint prefix of a run folder (its checkpoints/), else
+  of a folder holding checkpoints itself; None if there is none."""
+  return (tf.train.latest_checkpoint(os.path.join(folder, CHECKPOINTS)) or
+          tf.train.latest_checkpoint(folder))
+
+
+def run_folder_of(checkpoint: str) -> Optional[str]:
+  """The run folder a checkpoint prefix lies in (checkpoints/ckpt-N,
+  final/weights, best/<task>/weights, or deeper): the nearest folder above
+  it holding train_config.json; None if there is none."""
+  folder = os.path.dirname(os.path.abspath(checkpoint))
+  while not os.path.isfile(os.path.join(folder, TRAIN_CONFIG)):
+    parent = os.path.dirname(folder)
+    if parent == folder:
+      return None
+    folder = parent
+  return folder
+
+
+def task_weights(run_dir: str, task_name: str) -> str:
+  """The checkpoint prefix a task of a finished run is used with: its
+  best-dev weights, else the final weights.
+
+  Raises:
+    CheckpointError: the run has neither.
+  """
+  best = best_weights(run_dir, task_name)
+  if os.path.exists(best + ".index"):
+    return best
+  final = final_weights(run_dir)
+  if os.path.exists(final + ".index"):
+    logging.info("%s: no best weights of %s; using %s", run_dir, task_name,
+                 final)
+    return final
+  raise CheckpointError(f"{run_dir}: no weights of task {task_name} "
+                        f"({best} and {final} missing)")
 
 
 def write_timing(run_dir: str, wall_seconds: float, resumed: bool):
@@ -222,3 +247,35 @@ def is_finished(run_dir: str) -> bool:
 def wall_seconds(run_dir: str) -> float:
   """A finished run's wall time over all its starts, in seconds."""
   return _read_json(run_dir, TIMING)["wall_seconds"]
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSource:
+  """The weights a command uses a run with (export, prediction).
+
+  Attributes:
+    run_dir: the training run folder.
+    checkpoint: a checkpoint prefix every task reads, or None for each
+      task's best (else final) weights.
+  """
+  run_dir: str
+  checkpoint: Optional[str] = None
+
+  @classmethod
+  def resolve(cls, model_dir: str) -> "RunSource":
+    """A run folder, or a checkpoint prefix inside one (e.g.
+    RUN/checkpoints/ckpt-500 or RUN/best/chemprot/weights)."""
+    if os.path.isdir(model_dir):
+      return cls(model_dir)
+    if not os.path.exists(model_dir + ".index"):
+      raise ConfigError(f"--model_dir {model_dir} is neither a run folder nor "
+                        "a checkpoint prefix (no .index file)")
+    folder = run_folder_of(model_dir)
+    if folder is None:
+      raise ConfigError(f"checkpoint {model_dir} is not inside a training "
+                        f"run folder (none above it has {TRAIN_CONFIG})")
+    return cls(folder, model_dir)
+
+  def weights(self, task_name: str) -> str:
+    """The checkpoint prefix of a task's weights."""
+    return self.checkpoint or task_weights(self.run_dir, task_name)

@@ -39,11 +39,13 @@ from matplotlib import lines as mlines
 from matplotlib.figure import Figure
 import numpy as np
 
-from bluebert_mtl.study import finetune
-from bluebert_mtl.study import report
-from bluebert_mtl.runs import run_dir
 from bluebert_mtl.config import TrainConfig
 from bluebert_mtl.errors import ConfigError
+from bluebert_mtl.runs import results as results_lib
+from bluebert_mtl.runs import run_dir
+from bluebert_mtl.study import report
+from bluebert_mtl.train import trainer
+from bluebert_mtl.train.start import Start
 
 GREEN, RED, GREY = "#2ca02c", "#d62728", "#9e9e9e"
 FIGURE_INCHES, FIGURE_DPI = 6.0, 100
@@ -51,7 +53,7 @@ DELTAS_CSV, DELTAS_MD, GRAPH_PNG = "deltas.csv", "deltas.md", "pairwise.png"
 
 
 def _score(results: dict, task: str, split: str, source: str) -> float:
-  score = report.score_of(results.get(task, {}), split)
+  score = results_lib.score_of(results.get(task, {}), split)
   if score is None:
     raise ConfigError(f"{source}: no {split} score of {task}")
   return score.value
@@ -73,7 +75,7 @@ def single_run_folder(baseline_dir: str, task_name: str, seed: int) -> str:
   return task_folder
 
 
-def single_scores(config: TrainConfig, start: finetune.Start, tasks: Sequence,
+def single_scores(config: TrainConfig, start: Start, tasks: Sequence,
                   baseline_dir: str, split: str) -> Dict[str, float]:
   """Each task's single-task score on `split`, from its run in `baseline_dir`
   (`single_run_folder`), which must share the pairs' flags, seed and encoder
@@ -95,10 +97,10 @@ def single_scores(config: TrainConfig, start: finetune.Start, tasks: Sequence,
       logging.warning("%s has no %s: its score is used, but whether it was "
                       "trained with the pairs' flags cannot be checked",
                       folder, run_dir.TRAIN_CONFIG)
-      scores[task.name] = _score(report.read_results(folder), task.name,
+      scores[task.name] = _score(results_lib.read_results(folder), task.name,
                                  split, folder)
       continue
-    results = finetune.train_once(single_config, start, [task])
+    results = trainer.train(single_config, start, [task])
     scores[task.name] = _score(results, task.name, split, folder)
   return scores
 
@@ -108,7 +110,7 @@ def pair_folder(output_dir: str, a: str, b: str) -> str:
   return os.path.join(output_dir, "pairs", f"{a}+{b}")
 
 
-def pair_scores(config: TrainConfig, start: finetune.Start, tasks: Sequence,
+def pair_scores(config: TrainConfig, start: Start, tasks: Sequence,
                 split: str, max_new_pairs: Optional[int] = None
                 ) -> Dict[tuple, Dict[str, float]]:
   """(a, b) -> {a: score, b: score} of the pair's multi-task run, for every
@@ -124,7 +126,7 @@ def pair_scores(config: TrainConfig, start: finetune.Start, tasks: Sequence,
       if max_new_pairs is not None and trained >= max_new_pairs:
         continue
       trained += 1
-    results = finetune.train_once(
+    results = trainer.train(
         dataclasses.replace(config, tasks=(a.name, b.name),
                             output_dir=folder), start, [a, b])
     scores[a.name, b.name] = {t.name: _score(results, t.name, split, folder)
@@ -220,7 +222,7 @@ def draw_graph(names: Sequence[str], deltas: np.ndarray, threshold: float,
   fig.savefig(path, dpi=FIGURE_DPI)
 
 
-def run_pairwise(config: TrainConfig, start: finetune.Start, tasks: Sequence,
+def run_pairwise(config: TrainConfig, start: Start, tasks: Sequence,
                  baseline_dir: str, threshold: float = 0.005,
                  split: str = "test",
                  max_new_pairs: Optional[int] = None) -> np.ndarray:

@@ -1,13 +1,19 @@
-"""Choosing a `tf.distribute` strategy from a flag and the visible devices."""
+"""Choosing a `tf.distribute` strategy from a flag and the visible devices,
+and where each process of a multi-worker run writes.
+
+The chief (task "chief", or worker 0 of a cluster without one) writes the run
+folder; every other worker writes its own copy of the weights into
+`worker_<type>_<id>/` under it, so no two processes write the same file.
+"""
 
 import os
 
 from absl import logging
 import tensorflow as tf
 
+from bluebert_mtl.config import DISTRIBUTION_STRATEGIES
 from bluebert_mtl.errors import ConfigError
 
-STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker_mirrored", "tpu")
 
 
 def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
@@ -18,9 +24,9 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
   "multi_worker_mirrored" reads the cluster from the TF_CONFIG variable.
   "tpu" connects to the TPU named by the TPU_NAME variable (or the local one).
   """
-  if name not in STRATEGIES:
+  if name not in DISTRIBUTION_STRATEGIES:
     raise ConfigError(f"unknown --distribution_strategy {name!r}; choose "
-                      f"one of {', '.join(STRATEGIES)}")
+                      f"one of {', '.join(DISTRIBUTION_STRATEGIES)}")
   # Physical devices only: a multi-worker strategy must be made before the
   # TF context starts, which listing logical devices would do.
   gpus = tf.config.list_physical_devices("GPU")
@@ -41,3 +47,22 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
   logging.info("Distribution: %s with %d replica(s)", type(strategy).__name__,
                strategy.num_replicas_in_sync)
   return strategy
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+  """Whether this process writes the run folder (see module docstring)."""
+  resolver = strategy.cluster_resolver
+  if resolver is None or not resolver.task_type:
+    return True
+  return (resolver.task_type == "chief" or
+          (resolver.task_type == "worker" and resolver.task_id == 0 and
+           "chief" not in resolver.cluster_spec().as_dict()))
+
+
+def worker_dir(strategy: tf.distribute.Strategy, output_dir: str) -> str:
+  """Where this process writes checkpoints, weights and TensorBoard logs."""
+  if is_chief(strategy):
+    return output_dir
+  resolver = strategy.cluster_resolver
+  return os.path.join(output_dir,
+                      f"worker_{resolver.task_type}_{resolver.task_id}")

@@ -36,13 +36,14 @@ The optimizer sums the replicas' gradients, clips their global norm (when
 step count t that the schedule reads.
 """
 
-from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import NamedTuple, Optional, Sequence, Tuple, Union
 
 from absl import logging
 import numpy as np
 import tensorflow as tf
 import tf_keras
 
+from bluebert_mtl.config import LR_SCHEDULES, OPTIMIZERS
 from bluebert_mtl.errors import ConfigError
 
 # `--adam_eps` of MT-BlueBERT and ε of BertAdam (reference.md §3.6, §3.9).
@@ -53,7 +54,6 @@ NO_DECAY_PATTERNS = ("LayerNorm", "layer_norm", "bias")
 
 # "linear": the paper's linear decay to 0 after warm-up.
 # "warmup_linear": `pytorch_pretrained_bert` 0.6.0, drops at the warm-up end.
-LR_SCHEDULE_VARIANTS = ("linear", "warmup_linear")
 
 LearningRate = Union[float, tf_keras.optimizers.schedules.LearningRateSchedule]
 
@@ -97,7 +97,7 @@ class WarmupLinearDecay(tf_keras.optimizers.schedules.LearningRateSchedule):
     total_steps: T > 0, e.g. epochs · Σ_tasks batches per epoch.
     warmup_steps: w in [0, T]; may be fractional, e.g. 0.1 · T, which keeps
       the original's test t/T < 0.1 exact.
-    variant: one of `LR_SCHEDULE_VARIANTS`.
+    variant: one of `LR_SCHEDULES`.
     name: name scope of the ops.
   """
 
@@ -105,9 +105,9 @@ class WarmupLinearDecay(tf_keras.optimizers.schedules.LearningRateSchedule):
                warmup_steps: float, variant: str = "linear",
                name: Optional[str] = None):
     super().__init__()
-    if variant not in LR_SCHEDULE_VARIANTS:
+    if variant not in LR_SCHEDULES:
       raise ConfigError(f"unknown learning-rate schedule {variant!r}; choose "
-                        f"one of {', '.join(LR_SCHEDULE_VARIANTS)}")
+                        f"one of {', '.join(LR_SCHEDULES)}")
     if total_steps <= 0:
       raise ConfigError(f"total_steps must be > 0, got {total_steps}")
     if not 0 <= warmup_steps <= total_steps:
@@ -233,7 +233,6 @@ _OPTIMIZERS = {
     # Adam with bias correction and decoupled weight decay.
     "adamw": tf_keras.optimizers.AdamW,
 }
-OPTIMIZER_NAMES = tuple(_OPTIMIZERS)
 
 
 def create_optimizer(
@@ -242,7 +241,7 @@ def create_optimizer(
     exclude_from_weight_decay: Sequence[str] = NO_DECAY_PATTERNS,
     per_tensor_clipnorm: Optional[float] = None,
 ) -> tf_keras.optimizers.Optimizer:
-  """Builds the optimizer called `name` (one of `OPTIMIZER_NAMES`).
+  """Builds the optimizer called `name` (one of `config.OPTIMIZERS`).
 
   Call it inside the distribution strategy's scope, then
   `build_optimizer_for` before the first step.
@@ -267,7 +266,7 @@ def create_optimizer(
   """
   if name not in _OPTIMIZERS:
     raise ConfigError(f"unknown optimizer {name!r}; "
-                      f"choose one of {', '.join(OPTIMIZER_NAMES)}")
+                      f"choose one of {', '.join(OPTIMIZERS)}")
   extra = {}
   if per_tensor_clipnorm:
     if name != "bert_adam":
@@ -325,34 +324,3 @@ def build_optimizer_for(optimizer: tf_keras.optimizers.Optimizer,
       len(split.decayed), sum(s for s, d in zip(sizes, decays) if d),
       len(split.not_decayed), sum(s for s, d in zip(sizes, decays) if not d))
   return split
-
-
-def clip_by_global_norm(
-    gradients: Sequence[Optional[tf.Tensor]], clip_norm: Optional[float]
-) -> Tuple[List[Optional[tf.Tensor]], tf.Tensor]:
-  """Scales all gradients by one factor so their global norm is <= clip_norm.
-
-  ‖g‖ = sqrt(Σ_i ‖g_i‖₂²) over the non-None g_i, and g_i ← g_i·c/max(‖g‖, c).
-  (PyTorch's `clip_grad_norm_` divides by ‖g‖ + 1e-6 instead.) None entries
-  stay None. With `clip_norm` None or 0 the gradients are returned as they
-  are, with their norm.
-
-  Under a multi-replica strategy, clip the gradients summed over replicas,
-  not each replica's share: either let the optimizer do it
-  (`global_clipnorm`), or all-reduce first, clip with this function and call
-  `apply_gradients(..., skip_gradients_aggregation=True)`. Clip once: the
-  optimizer's `global_clipnorm` and this function on the same gradients are
-  redundant.
-
-  Args:
-    gradients: a list of gradient Tensors (or None).
-    clip_norm: c > 0, or None / 0 for no clipping.
-
-  Returns:
-    (the clipped gradients, float32 scalar: the global norm before clipping).
-  """
-  norm = tf.linalg.global_norm(gradients)
-  if not clip_norm:
-    return list(gradients), norm
-  clipped, _ = tf.clip_by_global_norm(gradients, clip_norm, use_norm=norm)
-  return clipped, norm

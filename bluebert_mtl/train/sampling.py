@@ -33,12 +33,12 @@ from typing import List, Mapping, Optional, Union
 
 import numpy as np
 
+from bluebert_mtl.config import SAMPLERS
 from bluebert_mtl.errors import ConfigError
 
 # A base seed, or a generator from which the base seed is drawn once.
 SeedOrGenerator = Union[int, np.random.Generator]
 
-SCHEDULE_NAMES = ("mtdnn", "proportional", "temperature", "uniform", "annealed")
 
 # Exponent α of the annealed schedule at the last epoch (Stickland & Murray).
 _ANNEALED_FINAL_EXPONENT = 0.2
@@ -186,7 +186,7 @@ class AnnealedSchedule(SampledSchedule):
 def make_schedule(name: str, batches_per_task: Mapping[str, int],
                   seed: SeedOrGenerator, num_epochs: Optional[int] = None,
                   temperature: float = 1.0) -> TaskSchedule:
-  """Builds the schedule called `name` (one of `SCHEDULE_NAMES`).
+  """Builds the schedule called `name` (one of `SAMPLERS`).
 
   Args:
     name: "mtdnn" (default of the original), "proportional", "temperature",
@@ -213,7 +213,7 @@ def make_schedule(name: str, batches_per_task: Mapping[str, int],
   if name == "annealed":
     return AnnealedSchedule(batches_per_task, seed, num_epochs)
   raise ConfigError(f"unknown task schedule {name!r}; "
-                    f"choose one of {', '.join(SCHEDULE_NAMES)}")
+                    f"choose one of {', '.join(SAMPLERS)}")
 
 
 def _base_seed(seed: SeedOrGenerator) -> int:

@@ -5,7 +5,6 @@ mixed-precision and XLA paths run on CPU."""
 import json
 import math
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -17,7 +16,9 @@ import pytest
 import tensorflow as tf
 
 from bluebert_mtl import tasks as tasks_lib
+from bluebert_mtl.train import step as step_lib
 from bluebert_mtl.train import trainer as trainer_lib
+from bluebert_mtl.train.start import Start
 from bluebert_mtl.config import BertFiles, TrainConfig
 from conftest import REPO_ROOT, SAMPLE_DIR
 
@@ -77,7 +78,7 @@ def test_short_mt_run_on_blue_public(small_blue_public, tiny_bert_dir,
                                      tmp_path):
   config = _config(tmp_path / "run", small_blue_public, BLUE_PUBLIC_TASKS,
                    num_train_epochs=6, eval_every_epochs=3)
-  trainer = trainer_lib.Trainer(config, BertFiles.resolve(bert_dir=tiny_bert_dir),
+  trainer = trainer_lib.Trainer(config, Start(BertFiles.resolve(bert_dir=tiny_bert_dir)),
                              _tasks(BLUE_PUBLIC_TASKS))
   results = trainer.run()
   for task in BLUE_PUBLIC_TASKS:
@@ -108,7 +109,7 @@ def test_one_epoch_mt_run_on_all_of_blue_public(blue_public_dir, tiny_bert_dir,
   """The full real-data pass (give --full): every row of the six tasks."""
   config = _config(tmp_path / "run", blue_public_dir, BLUE_PUBLIC_TASKS,
                    max_seq_length=128, train_batch_size=32, learning_rate=5e-4)
-  trainer = trainer_lib.Trainer(config, BertFiles.resolve(bert_dir=tiny_bert_dir),
+  trainer = trainer_lib.Trainer(config, Start(BertFiles.resolve(bert_dir=tiny_bert_dir)),
                              _tasks(BLUE_PUBLIC_TASKS))
   results = trainer.run()
   for task in BLUE_PUBLIC_TASKS:
@@ -205,11 +206,11 @@ def test_precision_and_xla_paths_train_on_cpu(tiny_bert_dir, tmp_path,
                    max_steps=4, **overrides)
   try:
     trainer = trainer_lib.Trainer(
-        config, BertFiles.resolve(bert_dir=tiny_bert_dir),
+        config, Start(BertFiles.resolve(bert_dir=tiny_bert_dir)),
         _tasks(("chemprot", "bc5cdr-chemical")))
     results = trainer.run()
   finally:
-    trainer_lib.set_precision(None)
+    step_lib.set_precision(None)
   assert len(trainer.history) == 4
   assert all(np.isfinite(loss) for _, _, loss in trainer.history)
   assert set(results) == {"chemprot", "bc5cdr-chemical"}
@@ -219,7 +220,7 @@ def test_diverging_loss_stops_naming_task_and_step(tiny_bert_dir, tmp_path):
   config = _config(tmp_path / "run", SAMPLE_DIR, ("chemprot",),
                    learning_rate=1e30, warmup_proportion=0.0, max_steps=6,
                    save_checkpoints_steps=1)
-  trainer = trainer_lib.Trainer(config, BertFiles.resolve(bert_dir=tiny_bert_dir),
+  trainer = trainer_lib.Trainer(config, Start(BertFiles.resolve(bert_dir=tiny_bert_dir)),
                              _tasks(("chemprot",)))
   with pytest.raises(trainer_lib.TrainingDivergedError,
                      match=r"task chemprot is (nan|inf) at step (\d+)") as e:
@@ -241,7 +242,7 @@ def test_gradient_norm_of_repeated_embedding_rows_is_the_dense_norm():
   np.add.at(dense, indices, values)
   slices = tf.IndexedSlices(tf.constant(values), tf.constant(indices),
                             tf.constant([5, 4]))
-  merged = trainer_lib._merge_duplicate_rows(slices)
+  merged = step_lib.merge_duplicate_rows(slices)
   assert sorted(merged.indices.numpy()) == [0, 1, 3]
   np.testing.assert_allclose(tf.convert_to_tensor(merged).numpy(), dense,
                              rtol=1e-6)
@@ -249,4 +250,4 @@ def test_gradient_norm_of_repeated_embedding_rows_is_the_dense_norm():
                              np.sqrt(np.sum(dense ** 2)), rtol=1e-6)
   assert tf.linalg.global_norm([slices]).numpy() < np.sqrt(np.sum(dense**2))
   plain = tf.constant(values)
-  assert trainer_lib._merge_duplicate_rows(plain) is plain
+  assert step_lib.merge_duplicate_rows(plain) is plain

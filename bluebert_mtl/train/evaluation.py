@@ -1,0 +1,157 @@
+"""Dev scoring during training, and each task's results from its best weights.
+
+  outputs of the model (one per feature) -> decoded labels (`task_data`)
+  -> the task's official score (`tasks.py`) -> best weights kept per task
+  -> at the end: dev and test predicted with each task's best weights ->
+     prediction files mirroring the gold ones, results.json.
+
+Model selection is by dev score only, never by test.
+"""
+
+import math
+import os
+from typing import Dict, List, Sequence
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from bluebert_mtl import tasks as tasks_lib
+from bluebert_mtl.data import datasets
+from bluebert_mtl.data import task_data
+from bluebert_mtl.model import multitask_model
+from bluebert_mtl.runs import run_dir
+from bluebert_mtl.train import step as step_lib
+from bluebert_mtl.train.state import TrainingState
+
+
+def predict(predict_step, split: task_data.SplitData,
+            batch_size: int) -> List[np.ndarray]:
+  """Model outputs of every feature of a split, in feature order."""
+  plan = datasets.evaluation_batches(split.lengths, batch_size)
+  dataset = datasets.batch_dataset(split.features, plan, batch_size,
+                                   with_labels=False)
+  outputs = [None] * len(split.features)
+  for batch in dataset:
+    result = predict_step(step_lib.model_inputs(batch)).numpy()
+    for row, index in enumerate(batch["example_index"].numpy()):
+      if index >= 0:
+        outputs[index] = result[row]
+  return outputs
+
+
+def score_split(task, split: task_data.SplitData, predictions: dict):
+  """The task's official metric on a labelled split, else None."""
+  gold = task_data.gold_labels(task, split)
+  if gold is None:
+    return None
+  return task.score(gold, tasks_lib.rows_for(gold, predictions))
+
+
+class Evaluator:
+  """Scores dev during training, keeps each task's best weights, and writes
+  the run's predictions and results.json at the end.
+
+  Args:
+    model: the multi-task model.
+    tasks: its `TaskSpec`s, in head order (index i <-> state entry i).
+    data: task name -> split name -> `task_data.SplitData`.
+    state: the run's `TrainingState` (best scores and steps per task).
+    batch_size: rows per prediction batch.
+    weights_dir: where this process writes best/ and final/ weights.
+    output_dir: the run folder (predictions/, results.json; chief only).
+    is_chief: whether this process writes the run's files.
+  """
+
+  def __init__(self, model, tasks: Sequence, data: Dict[str, dict],
+               state: TrainingState, batch_size: int, weights_dir: str,
+               output_dir: str, is_chief: bool):
+    self.model = model
+    self.tasks = list(tasks)
+    self.data = data
+    self.state = state
+    self.batch_size = batch_size
+    self.weights_dir = weights_dir
+    self.output_dir = output_dir
+    self.is_chief = is_chief
+    self._predict_steps = {t.name: step_lib.make_predict_step(model, t)
+                           for t in self.tasks}
+    # task -> decoded dev predictions of its best weights, kept from the
+    # evaluation that found them so the results need not predict dev again.
+    self._best_dev_predictions = {}
+
+  def _predictions(self, task, split: task_data.SplitData) -> dict:
+    outputs = predict(self._predict_steps[task.name], split, self.batch_size)
+    return task_data.decode_predictions(task, split, outputs)
+
+  def _best_prefix(self, task_name: str) -> str:
+    return run_dir.best_weights(self.weights_dir, task_name)
+
+  def evaluate_dev(self, writer, step: int) -> bool:
+    """Scores every task on dev; keeps each task's best weights.
+
+    Returns:
+      whether any task reached a new best dev score.
+    """
+    improved = False
+    for i, task in enumerate(self.tasks):
+      split = self.data[task.name]["dev"]
+      predictions = self._predictions(task, split)
+      scores = score_split(task, split, predictions)
+      if scores is None:
+        continue
+      value = float(scores["value"])
+      logging.info("step %d dev %s %s = %.4f", step, task.name,
+                   scores["metric"], value)
+      with writer.as_default(step=step):
+        tf.summary.scalar(f"dev/{task.name}/{scores['metric']}", value)
+      if math.isnan(value):
+        value = -math.inf  # e.g. Pearson of constant predictions
+      best = float(self.state.best_scores[i].numpy())
+      if value > best or not self.state.has_best(i):
+        self.state.best_scores[i].assign(value)
+        self.state.best_steps[i].assign(step)
+        multitask_model.model_checkpoint(self.model).write(
+            self._best_prefix(task.name))
+        self._best_dev_predictions[task.name] = predictions
+        improved = improved or value > best
+    return improved
+
+  def write_results(self) -> dict:
+    """Predicts dev and test of every task with its best weights; writes the
+    prediction files and results.json (chief only).
+
+    Returns:
+      results.json's content.
+    """
+    results = {}
+    final = multitask_model.model_checkpoint(self.model).write(
+        run_dir.final_weights(self.weights_dir))
+    for i, task in enumerate(self.tasks):
+      has_best = self.state.has_best(i)
+      multitask_model.model_checkpoint(self.model).read(
+          self._best_prefix(task.name) if has_best else final).expect_partial()
+      results[task.name] = {"best_step": int(self.state.best_steps[i])}
+      for split_name in ("dev", "test"):
+        results[task.name][split_name] = self._split_results(
+            task, split_name, has_best)
+    if self.is_chief:
+      run_dir.write_results(self.output_dir, results)
+    return results
+
+  def _split_results(self, task, split_name: str, has_best: bool) -> dict:
+    """Predicts one split with the weights in the model, writes its
+    prediction file (chief) and returns {metric: value} ({} unscored)."""
+    split = self.data[task.name][split_name]
+    predictions = (self._best_dev_predictions.get(task.name)
+                   if has_best and split_name == "dev" else None)
+    if predictions is None:
+      predictions = self._predictions(task, split)
+    if self.is_chief:
+      out_dir = os.path.join(self.output_dir, run_dir.PREDICTIONS)
+      os.makedirs(out_dir, exist_ok=True)
+      task.write_predictions(
+          split.path, predictions,
+          os.path.join(out_dir, f"{task.name}_{split_name}.tsv"))
+    scores = score_split(task, split, predictions)
+    return {} if scores is None else {scores["metric"]: scores["value"]}
