@@ -49,6 +49,19 @@ class BertConfig:
           f"hidden_size {self.hidden_size} is not a multiple of "
           f"num_attention_heads {self.num_attention_heads}")
 
+  def check_sequence_length(self, max_seq_length: int, source: str):
+    """Refuses a --max_seq_length the position table cannot hold (a
+    position past it would read no embedding on a GPU, silently).
+
+    Raises:
+      ConfigError: naming the flag and `source`, the config file.
+    """
+    if not 3 <= max_seq_length <= self.max_position_embeddings:
+      raise ConfigError(
+          f"--max_seq_length={max_seq_length} must be in [3, "
+          f"{self.max_position_embeddings}] (max_position_embeddings of "
+          f"{source})")
+
   @classmethod
   def from_dict(cls, values: dict, source: str = "<dict>") -> "BertConfig":
     """Builds a config from a dict, ignoring keys BERT does not use."""
@@ -139,8 +152,10 @@ SAMPLERS = ("mtdnn", "proportional", "temperature", "uniform", "annealed")
 OPTIMIZERS = ("adamax", "bert_adam", "adamw")
 LR_SCHEDULES = ("linear", "warmup_linear")
 DISTRIBUTION_STRATEGIES = ("auto", "one_device", "mirrored",
-                           "multi_worker_mirrored", "tpu")
+                           "multi_worker_mirrored")
 MIXED_PRECISIONS = ("bf16", "fp16")
+# Dropout on a task head's input, as the paper trains its task layers.
+PAPER_HEAD_DROPOUT = 0.1
 
 
 def option(help_text: str, default=dataclasses.MISSING, *,
@@ -184,7 +199,13 @@ class TrainConfig:
       "Lower-case and strip accents (BlueBERT is uncased).", True)
   max_seq_length: int = option(
       "Longest input in WordPieces, [CLS] and [SEP] included.", 128)
-  train_batch_size: int = option("Global batch size of a training step.", 32)
+  train_batch_size: int = option(
+      "Global batch size of one update (split over the replicas and the "
+      "accumulation steps; need not divide by either).", 32)
+  gradient_accumulation_steps: int = option(
+      "K: each update sums the gradients of K micro-batches of "
+      "train_batch_size / K rows, one after the other (less activation "
+      "memory; the update equals one batch of train_batch_size rows).", 1)
   eval_batch_size: int = option("Global batch size of prediction.", 64,
                                 bookkeeping=True)
   learning_rate: float = option("Peak learning rate.", 5e-5)
@@ -234,6 +255,11 @@ class TrainConfig:
       "Mixed precision (fp16 with dynamic loss scaling).", None,
       choices=MIXED_PRECISIONS)
   jit_compile: bool = option("Compile each training step with XLA.", False)
+  deterministic: bool = option(
+      "TensorFlow op determinism (tf.config.experimental."
+      "enable_op_determinism): on a GPU, what bit-identical results and "
+      "resumes need; slower there. CPU runs are deterministic without it.",
+      False, bookkeeping=True)
   length_bucketing: bool = option(
       "Batch training examples of similar length: sorted within windows of "
       "datasets.SORT_WINDOW_BATCHES batches (less padding); "
@@ -247,6 +273,11 @@ class TrainConfig:
   second_text_first: bool = option(
       "Pack pairs hypothesis-first, [CLS] b [SEP] a [SEP], as MT-BlueBERT's "
       "code does (reference.md 3.3).", False)
+  head_dropout: float = option(
+      "Dropout on each task head's input (paper: 0.1); a task definition "
+      "file's `dropout` wins for its task. The encoder's dropout is "
+      "bert_config.json's hidden_dropout_prob and "
+      "attention_probs_dropout_prob.", PAPER_HEAD_DROPOUT)
   variational_dropout: bool = option(
       "One dropout mask per row on NER heads, as MT-BlueBERT's code "
       "(reference.md 3.4).", False)

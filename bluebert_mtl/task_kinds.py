@@ -37,7 +37,7 @@ class TaskKind:
     name: the kind's name, as task definition files spell it.
     has_labels: whether its tasks have a label list (regression has none).
     build_head: (task) -> a Keras head layer named after the task.
-    loss: (labels, outputs, weights) -> (weighted sum, count); `losses.py`.
+    loss: a `losses.Loss` (weighted sum and count of items, apart).
     pieces: (task, examples) -> the examples as fed to the model.
     featurize: (task, pieces, tokenizer, max_seq_length, second_text_first)
       -> `Features`, one per piece (`features.py`).
@@ -135,7 +135,7 @@ def _sentence_kind(name: str, has_labels: bool, build_head: Callable,
 
 def _pooled_head(num_outputs: Callable, squeeze: bool = False) -> Callable:
   return lambda task: heads.PooledHead(
-      num_outputs(task), task.dropout, squeeze=squeeze,
+      num_outputs(task), task.head_dropout, squeeze=squeeze,
       name=heads.head_name(task.name))
 
 
@@ -191,7 +191,7 @@ KINDS = {
     "tagging": TaskKind(
         "tagging", has_labels=True,
         build_head=lambda task: heads.TokenHead(
-            len(task.labels), task.dropout,
+            len(task.labels), task.head_dropout,
             variational_dropout=task.variational_dropout,
             name=heads.head_name(task.name)),
         loss=losses.token_cross_entropy, pieces=_split_long_sentences,

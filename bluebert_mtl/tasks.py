@@ -33,6 +33,7 @@ import yaml
 from bluebert_mtl import metrics
 from bluebert_mtl.data import readers
 from bluebert_mtl import task_kinds
+from bluebert_mtl.config import PAPER_HEAD_DROPOUT
 from bluebert_mtl.errors import ConfigError, DataError
 
 
@@ -103,7 +104,8 @@ class TaskSpec:
     negative_label: the class F1 metrics leave out.
     max_words: tagging: sentences longer than this are split (reference.md
       3.7).
-    dropout: dropout on the head's input (paper: 0.1).
+    dropout: dropout on the head's input; None: the run's --head_dropout
+      (`head_dropout`).
     variational_dropout: tagging: one dropout mask per row (MT code).
   """
   name: str
@@ -113,7 +115,7 @@ class TaskSpec:
   labels: Tuple[str, ...] = ()
   negative_label: Optional[str] = None
   max_words: int = 30
-  dropout: float = 0.1
+  dropout: Optional[float] = None
   variational_dropout: bool = False
 
   def __post_init__(self):
@@ -139,6 +141,11 @@ class TaskSpec:
     """Writes predictions (guid -> label) in the layout of `gold_path`."""
     readers.write_predictions(self.file_format, gold_path, predictions,
                               out_path, self.labels)
+
+  @property
+  def head_dropout(self) -> float:
+    """The head's dropout rate: the task's own, else the paper's."""
+    return PAPER_HEAD_DROPOUT if self.dropout is None else self.dropout
 
   @property
   def task_kind(self) -> task_kinds.TaskKind:

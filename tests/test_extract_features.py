@@ -87,7 +87,7 @@ def test_non_utf8_line_is_named(tmp_path, bert_dir):
 def test_max_seq_length_beyond_the_position_table(tmp_path, bert_dir):
   folder, _ = bert_dir
   input_file = _write_lines(tmp_path / "in.txt", ["the cat"])
-  with pytest.raises(ConfigError, match="max_seq_length 17"):
+  with pytest.raises(ConfigError, match="max_seq_length=17"):
     extract_features(BertFiles.resolve(bert_dir=str(folder)), input_file,
                      str(tmp_path / "out.jsonl"), max_seq_length=17)
 

@@ -20,6 +20,7 @@ from bluebert_mtl.train import step as step_lib
 from bluebert_mtl.train import trainer as trainer_lib
 from bluebert_mtl.train.start import Start
 from bluebert_mtl.config import BertFiles, TrainConfig
+from bluebert_mtl.errors import ConfigError
 from conftest import REPO_ROOT, SAMPLE_DIR
 
 BLUE_PUBLIC_TASKS = ("chemprot", "ddi2013-type", "hoc", "biosses",
@@ -251,3 +252,47 @@ def test_gradient_norm_of_repeated_embedding_rows_is_the_dense_norm():
   assert tf.linalg.global_norm([slices]).numpy() < np.sqrt(np.sum(dense**2))
   plain = tf.constant(values)
   assert step_lib.merge_duplicate_rows(plain) is plain
+
+
+def test_an_early_stop_is_kept_in_the_checkpoint(tiny_bert_dir, tmp_path):
+  """A run killed after its early-stopping decision and before timing.json
+  only finishes when restarted: it does not train on."""
+  # Learning rate 0: dev scores never change, so the second evaluation is
+  # no improvement and patience 1 stops the run after epoch 2 of 5.
+  config = _config(tmp_path / "run", SAMPLE_DIR, ("chemprot",),
+                   learning_rate=0.0, num_train_epochs=5, patience=1,
+                   train_batch_size=16)
+  start = Start(BertFiles.resolve(bert_dir=tiny_bert_dir))
+  first = trainer_lib.Trainer(config, start, _tasks(("chemprot",)))
+  first.run()
+  stopped_at = int(first.state.global_step.numpy())
+  assert stopped_at == 2 * first.steps_per_epoch < first.total_steps
+  for name in ("timing.json", "results.json"):  # killed before these
+    os.remove(tmp_path / "run" / name)
+  again = trainer_lib.Trainer(config, start, _tasks(("chemprot",)))
+  assert again.restore()
+  results = again.run()
+  assert again.history == []
+  assert int(again.state.global_step.numpy()) == stopped_at
+  assert "chemprot" in results and (tmp_path / "run" / "timing.json").exists()
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"train_batch_size": 0}, r"--train_batch_size must be positive"),
+    ({"num_train_epochs": 0}, r"--num_train_epochs must be positive"),
+    ({"max_steps": 0}, r"--max_steps must be positive"),
+    ({"save_checkpoints_steps": -1}, r"--save_checkpoints_steps must be"),
+    ({"gradient_accumulation_steps": 9, "train_batch_size": 8},
+     r"--gradient_accumulation_steps=9 is more than --train_batch_size=8"),
+    ({"tasks": ("chemprot", "chemprot")}, r"--tasks names a task twice"),
+    ({"max_seq_length": 600},
+     r"--max_seq_length=600 must be in \[3, 512\] \(max_position_embeddings "
+     r"of .*bert_config.json\)"),
+])
+def test_unusable_settings_are_refused_before_any_work(tiny_bert_dir, tmp_path,
+                                                       overrides, message):
+  config = _config(tmp_path / "run", SAMPLE_DIR, ("chemprot",), **overrides)
+  with pytest.raises(ConfigError, match=message):
+    trainer_lib.Trainer(config, Start(BertFiles.resolve(bert_dir=tiny_bert_dir)),
+                        _tasks(config.tasks))
+  assert not (tmp_path / "run").exists()

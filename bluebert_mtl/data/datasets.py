@@ -19,7 +19,7 @@ Every batch is a dict:
                      (features.IGNORE_ID on positions out of the loss)
 """
 
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -222,12 +222,16 @@ class TrainingBatches:
     bucketing: `training_batches`' length bucketing.
     multiple: batch lengths are rounded up to a multiple of this
       (`length_multiple`).
+    rows: rows of a padded batch (>= batch_size; default batch_size): the
+      training step's `padded_rows` for its replicas and micro-batches.
   """
 
   def __init__(self, features: Dict[str, list], batch_size: int, seed: int,
-               bucketing: bool = True, multiple: int = 1):
+               bucketing: bool = True, multiple: int = 1,
+               rows: Optional[int] = None):
     self.features = features
     self.batch_size = batch_size
+    self.rows = rows or batch_size
     self.seed = seed
     self.bucketing = bucketing
     self.multiple = multiple
@@ -248,7 +252,7 @@ class TrainingBatches:
   def dataset(self, name: str, start: int = 0) -> tf.data.Dataset:
     """Task `name`'s padded batches (module docstring), from batch `start`."""
     return batch_dataset(self.features[name], self.plan(name, start),
-                         self.batch_size, with_labels=True,
+                         self.rows, with_labels=True,
                          multiple=self.multiple)
 
   def signature(self, name: str) -> dict:

@@ -85,7 +85,9 @@ def restore_encoder(model: tf_keras.Model, checkpoint: str) -> None:
 
 
 def dropout_generators(model: tf_keras.Model) -> Dict[str, tf.random.Generator]:
-  """The random generators of the model's dropout layers, by layer path.
+  """The random generators of the model's dropout layers, by their position
+  among the model's submodules and their class (never by Keras' numbered
+  layer names, which differ when a process builds a second model).
 
   tf-keras leaves them out of checkpoints; a resumable training checkpoint
   adds them so that a resumed run draws the same dropout masks as an
@@ -97,7 +99,7 @@ def dropout_generators(model: tf_keras.Model) -> Dict[str, tf.random.Generator]:
     generator = getattr(getattr(layer, "_random_generator", None),
                         "_generator", None)
     if generator is not None:
-      generators[f"{i}_{layer.name}"] = generator
+      generators[f"{i}_{type(layer).__name__}"] = generator
   return generators
 
 

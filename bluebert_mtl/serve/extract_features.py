@@ -25,7 +25,6 @@ import tensorflow as tf
 
 from bluebert_mtl.model.checkpoints import load_bert_encoder
 from bluebert_mtl.config import BertFiles
-from bluebert_mtl.errors import ConfigError
 from bluebert_mtl.errors import DataError
 from bluebert_mtl.data.features import pack_pair
 from bluebert_mtl.model.modeling import ENCODER_INPUT_NAMES
@@ -113,11 +112,7 @@ def extract_features(files: BertFiles, input_file: str, output_file: str,
   """
   texts = read_texts(input_file)
   config, encoder = load_bert_encoder(files)
-  if not 3 <= max_seq_length <= config.max_position_embeddings:
-    raise ConfigError(
-        f"max_seq_length {max_seq_length} must be in [3, "
-        f"{config.max_position_embeddings}] (max_position_embeddings of "
-        f"{files.config_file})")
+  config.check_sequence_length(max_seq_length, files.config_file)
   tokenizer = FullTokenizer(files.vocab_file, do_lower_case)
   spec = {name: tf.TensorSpec([None, None], tf.int32)
           for name in ENCODER_INPUT_NAMES}  # each [B, T]

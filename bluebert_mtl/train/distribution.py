@@ -16,13 +16,29 @@ from bluebert_mtl.errors import ConfigError
 
 
 
+def _mirrored() -> tf.distribute.MirroredStrategy:
+  """MirroredStrategy over every GPU, or over the logical CPU devices where
+  no GPU is visible (one CPU device unless the process split the CPU with
+  `tf.config.set_logical_device_configuration`, as the tests do)."""
+  if tf.config.list_physical_devices("GPU"):
+    return tf.distribute.MirroredStrategy()
+  cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
+  logging.warning(
+      "--distribution_strategy=mirrored but no GPU is visible: %d replica(s) "
+      "on the CPU device(s) %s. Is the GPU build of TensorFlow installed "
+      "(docs/distributed.md)?", len(cpus), ", ".join(cpus))
+  return tf.distribute.MirroredStrategy(cpus)
+
+
 def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
   """Builds the named strategy. Call it before any other TensorFlow work.
 
   "auto" picks MirroredStrategy over all GPUs where more than one is
   visible, else OneDeviceStrategy on the GPU or the CPU.
+  "mirrored" is MirroredStrategy over every GPU (over the CPU devices, with
+  a warning, where there is none).
   "multi_worker_mirrored" reads the cluster from the TF_CONFIG variable.
-  "tpu" connects to the TPU named by the TPU_NAME variable (or the local one).
+  The devices, the strategy and the replica count are logged.
   """
   if name not in DISTRIBUTION_STRATEGIES:
     raise ConfigError(f"unknown --distribution_strategy {name!r}; choose "
@@ -35,17 +51,13 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
   if name == "one_device":
     strategy = tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
   elif name == "mirrored":
-    strategy = tf.distribute.MirroredStrategy()
-  elif name == "multi_worker_mirrored":
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    strategy = _mirrored()
   else:
-    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
-        tpu=os.environ.get("TPU_NAME", ""))
-    tf.config.experimental_connect_to_cluster(resolver)
-    tf.tpu.experimental.initialize_tpu_system(resolver)
-    strategy = tf.distribute.TPUStrategy(resolver)
-  logging.info("Distribution: %s with %d replica(s)", type(strategy).__name__,
-               strategy.num_replicas_in_sync)
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+  logging.info("Distribution: %s with %d replica(s) on %s; GPUs visible: %s",
+               type(strategy).__name__, strategy.num_replicas_in_sync,
+               ", ".join(strategy.extended.worker_devices),
+               ", ".join(g.name for g in gpus) or "none")
   return strategy
 
 

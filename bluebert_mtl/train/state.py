@@ -17,6 +17,9 @@ class TrainingState:
     best_scores: float64 [num_tasks]: best dev score so far (-inf: none yet).
     best_steps: int64 [num_tasks]: step of that score.
     evals_since_best: evaluations since any task last improved.
+    stopped_early: whether early stopping ended training (a restart then
+      only finishes the run).
+    skipped_steps: fp16 updates skipped because their gradients overflowed.
     wall_seconds: training wall time up to the last checkpoint, all starts.
   """
   global_step: tf.Variable
@@ -24,6 +27,8 @@ class TrainingState:
   best_scores: tf.Variable
   best_steps: tf.Variable
   evals_since_best: tf.Variable
+  stopped_early: tf.Variable
+  skipped_steps: tf.Variable
   wall_seconds: tf.Variable
 
   @classmethod
@@ -33,7 +38,7 @@ class TrainingState:
     return cls(var(0, tf.int64), var([0] * num_tasks, tf.int64),
                var([-np.inf] * num_tasks, tf.float64),
                var([-1] * num_tasks, tf.int64), var(0, tf.int64),
-               var(0.0, tf.float64))
+               var(False, tf.bool), var(0, tf.int64), var(0.0, tf.float64))
 
   def as_dict(self) -> dict:
     """The variables themselves (dataclasses.asdict would copy them)."""

@@ -1,15 +1,16 @@
 """The compiled steps: one training step and one forward pass per task.
 
-A training step takes one global batch of one task (`datasets.py` pads it to
-the global batch size), runs forward and backward on this replica's rows,
-all-reduces the loss sums, item counts and gradients over the replicas,
-divides by the global item count (so the update is that of the global mean
-loss whatever the replica count), clips the global gradient norm and applies
-the task's gradients to the shared encoder and that task's head.
+A training step is one update from one global batch of one task: it counts
+the batch's loss items, runs forward and backward on this replica's share of
+each micro-batch (`make_train_step`), all-reduces the loss sums and
+gradients over the replicas, clips the global gradient norm and applies the
+task's gradients to the shared encoder and that task's head. The update is
+that of the global mean loss whatever the replica and accumulation counts;
+no row is dropped (a batch is padded to `padded_rows`).
 
-Every replica receives the whole global batch and takes its own slice of
-rows, so no input pipeline needs sharding and every worker of a
-multi-worker run reads the same batches.
+Every replica receives the whole global batch and takes its own rows, so no
+input pipeline needs sharding and every worker of a multi-worker run reads
+the same batches.
 """
 
 import logging as logging_std
@@ -71,14 +72,29 @@ def merge_duplicate_rows(gradient):
   return tf.IndexedSlices(values, unique, gradient.dense_shape)
 
 
-def _replica_rows(batch: dict, ctx: tf.distribute.ReplicaContext) -> dict:
-  """This replica's equal share of a global batch's rows."""
+def padded_rows(batch_size: int, num_replicas: int,
+                accumulation_steps: int) -> int:
+  """R, the rows a global training batch of `batch_size` examples is padded
+  to: the smallest multiple of replicas x accumulation steps that holds it,
+  so that every replica's share of every micro-batch has the same number of
+  rows and no example is left out (padding rows have weight 0)."""
+  parts = num_replicas * accumulation_steps
+  return -(-batch_size // parts) * parts
+
+
+def _share(batch: dict, ctx: tf.distribute.ReplicaContext,
+           accumulation_steps: int, micro: tf.Tensor) -> dict:
+  """This replica's rows of micro-batch `micro` of a padded global batch.
+
+  Rows of the global batch [R, ...]: micro-batch k is rows
+  [k * N * r, (k + 1) * N * r) with r = R / (K * N) rows per replica, and
+  replica i takes rows [i * r, (i + 1) * r) of it.
+  """
   n = ctx.num_replicas_in_sync
-  if n == 1:
-    return batch
-  size = tf.shape(batch["input_word_ids"])[0] // n
-  start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * size
-  return {name: value[start:start + size] for name, value in batch.items()}
+  rows = tf.shape(batch["input_word_ids"])[0] // (n * accumulation_steps)
+  replica = tf.cast(ctx.replica_id_in_sync_group, tf.int32)
+  start = (micro * n + replica) * rows
+  return {name: value[start:start + rows] for name, value in batch.items()}
 
 
 def model_inputs(batch: dict) -> dict:
@@ -86,60 +102,102 @@ def model_inputs(batch: dict) -> dict:
   return {name: batch[name] for name in multitask_model.INPUT_NAMES}
 
 
+def _dense(gradient):
+  return tf.convert_to_tensor(gradient) if gradient is not None else None
+
+
 def make_train_step(strategy, model, task, optimizer, config: TrainConfig,
                     batch_spec: dict):
-  """One compiled training step of one task.
+  """One compiled training step (one update) of one task.
+
+  The global batch (padded to `padded_rows`) is split into K =
+  gradient_accumulation_steps micro-batches run one after the other, each
+  spread over the replicas. The items of the whole global batch are counted
+  first (`losses.Loss.count`), so each share's loss sum is scaled by
+  loss_weight / count before its backward pass: the summed gradients are
+  those of the global mean loss, exactly as one replica with one batch
+  would get them. Under fp16 the loss scale multiplies that normalised
+  objective; an update whose gradients overflow is not applied.
 
   Returns:
     a tf.function (global batch dict -> (mean loss, gradient norm before
-    clipping)) traced once for open batch and sequence dimensions.
+    clipping, whether the update was applied)) traced once for open batch
+    and sequence dimensions.
   """
   view = multitask_model.task_model(model, task.name)
-  loss_fn = task.task_kind.loss
+  loss = task.task_kind.loss
   loss_weight = config.loss_weight(task.name)
+  accumulation = config.gradient_accumulation_steps
   loss_scaling = isinstance(optimizer,
                             tf_keras.mixed_precision.LossScaleOptimizer)
   variables = view.trainable_variables
 
-  def forward_backward(rows):
+  def gradients(rows, scale):
+    """(loss sum of the rows, gradients of loss sum x scale)."""
     with tf.GradientTape() as tape:
       outputs = view(model_inputs(rows), training=True)
-      loss_sum, count = loss_fn(rows["label"], outputs, rows["example_weight"])
-      objective = loss_sum * loss_weight
+      loss_sum = loss.total(rows["label"], outputs, rows["example_weight"])
+      objective = loss_sum * scale
       if loss_scaling:
         objective = optimizer.get_scaled_loss(objective)
     grads = tape.gradient(objective, variables)
     if loss_scaling:
       grads = optimizer.get_unscaled_gradients(grads)
-    return loss_sum, count, grads
+    return loss_sum, grads
 
   if config.jit_compile:
-    forward_backward = tf.function(forward_backward, jit_compile=True)
+    gradients = tf.function(gradients, jit_compile=True)
+
+  def accumulate(batch, ctx, scale):
+    """Loss sum and summed gradients of this replica's micro-batches, one
+    after the other (a while loop: one micro-batch's activations at a
+    time)."""
+    if accumulation == 1:
+      return gradients(_share(batch, ctx, 1, tf.constant(0)), scale)
+    loss_sum = tf.constant(0.0)
+    grads = [tf.zeros_like(v) for v in variables]
+    for micro in tf.range(accumulation):
+      part_sum, part = gradients(_share(batch, ctx, accumulation, micro),
+                                 scale)
+      loss_sum += part_sum
+      grads = [g if p is None else g + _dense(p)
+               for g, p in zip(grads, part)]
+    return loss_sum, grads
 
   def replica_step(batch):
     ctx = tf.distribute.get_replica_context()
-    loss_sum, count, grads = forward_backward(_replica_rows(batch, ctx))
+    # Every replica holds the whole global batch: it counts its items alone.
+    count = tf.maximum(loss.count(batch["label"], batch["example_weight"]),
+                       1.0)
+    loss_sum, grads = accumulate(batch, ctx, loss_weight / count)
     pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
     grads = [g for g, _ in pairs]
     if ctx.num_replicas_in_sync > 1:
-      reduced = ctx.all_reduce(
-          tf.distribute.ReduceOp.SUM,
-          [loss_sum, count] + [tf.convert_to_tensor(g) for g in grads])
-      loss_sum, count, grads = reduced[0], reduced[1], reduced[2:]
-    count = tf.maximum(count, 1.0)
-    grads = [_scale(merge_duplicate_rows(g), 1.0 / count) for g in grads]
+      reduced = ctx.all_reduce(tf.distribute.ReduceOp.SUM,
+                               [loss_sum] + [_dense(g) for g in grads])
+      loss_sum, grads = reduced[0], reduced[1:]
+    grads = [merge_duplicate_rows(g) for g in grads]
     norm = tf.linalg.global_norm(grads)
     if config.clip_norm:
       grads, _ = tf.clip_by_global_norm(grads, config.clip_norm, norm)
     optimizer.apply_gradients(zip(grads, [v for _, v in pairs]),
                               skip_gradients_aggregation=True)
-    return loss_sum / count, norm
+    return loss_sum / count, norm, tf.math.is_finite(norm)
 
   @tf.function(input_signature=[batch_spec])
   def train_step(batch):
-    loss, norm = strategy.run(replica_step, args=(batch,))
+    loss_value, norm, finite = strategy.run(replica_step, args=(batch,))
     first = strategy.experimental_local_results
-    return first(loss)[0], first(norm)[0]
+    loss_value, norm, finite = (first(loss_value)[0], first(norm)[0],
+                                first(finite)[0])
+    if not loss_scaling:
+      return loss_value, norm, tf.constant(True)
+    if not finite:
+      # tf-keras's LossScaleOptimizer counts a skipped update as an
+      # iteration; take it back, so the learning-rate schedule advances
+      # with applied updates only.
+      optimizer.iterations.assign_sub(1)
+    return loss_value, norm, finite
 
   return train_step
 

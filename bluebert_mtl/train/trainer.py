@@ -30,7 +30,7 @@ import tf_keras
 
 from bluebert_mtl import progress as progress_lib
 from bluebert_mtl import tokenization
-from bluebert_mtl.config import TrainConfig
+from bluebert_mtl.config import BertConfig, TrainConfig
 from bluebert_mtl.data import datasets
 from bluebert_mtl.data import task_data
 from bluebert_mtl.errors import BlueBertError, ConfigError
@@ -48,6 +48,34 @@ from bluebert_mtl.train.state import TrainingState
 
 class TrainingDivergedError(BlueBertError):
   """A loss became NaN or infinite."""
+
+
+def check_config(config: TrainConfig, start: Start):
+  """Refuses settings no run can train with, before any work.
+
+  Raises:
+    ConfigError: naming the flag (and the file it conflicts with).
+  """
+  positive = ("train_batch_size", "eval_batch_size", "num_train_epochs",
+              "gradient_accumulation_steps", "save_checkpoints_steps",
+              "log_every_steps", "keep_checkpoint_max")
+  for name in positive:
+    if not getattr(config, name) > 0:
+      raise ConfigError(f"--{name} must be positive, got "
+                        f"{getattr(config, name)}")
+  if config.max_steps is not None and config.max_steps < 1:
+    raise ConfigError(f"--max_steps must be positive, got {config.max_steps}")
+  if config.gradient_accumulation_steps > config.train_batch_size:
+    raise ConfigError(
+        f"--gradient_accumulation_steps={config.gradient_accumulation_steps} "
+        f"is more than --train_batch_size={config.train_batch_size}: a "
+        "micro-batch would have no row")
+  names = list(config.tasks)
+  if len(set(names)) != len(names):
+    raise ConfigError(f"--tasks names a task twice: {','.join(names)}")
+  bert_config = BertConfig.from_json_file(start.bert_files.config_file)
+  bert_config.check_sequence_length(config.max_seq_length,
+                                    start.bert_files.config_file)
 
 
 def _training_features(config: TrainConfig, splits: dict) -> list:
@@ -71,13 +99,18 @@ class Trainer:
   """
 
   def __init__(self, config: TrainConfig, start: Start, tasks: Sequence):
+    check_config(config, start)
     run_dir.check_same_run(config.output_dir, config, start.checkpoint)
     self.config = config
     self.start = start
     self.bert_files = start.bert_files
     self.tasks = [dataclasses.replace(
-        t, variational_dropout=config.variational_dropout) for t in tasks]
+        t, variational_dropout=config.variational_dropout,
+        dropout=config.head_dropout if t.dropout is None else t.dropout)
+                  for t in tasks]
     self.task_index = {t.name: i for i, t in enumerate(self.tasks)}
+    if config.deterministic:
+      tf.config.experimental.enable_op_determinism()
     self.strategy = distribution.make_strategy(config.distribution_strategy)
     tf_keras.utils.set_random_seed(config.seed)
     tf_keras.backend.experimental.enable_tf_random_generator()
@@ -87,7 +120,10 @@ class Trainer:
         {name: _training_features(config, splits)
          for name, splits in self.data.items()},
         config.train_batch_size, config.seed, config.length_bucketing,
-        datasets.length_multiple(config.jit_compile))
+        datasets.length_multiple(config.jit_compile),
+        rows=step_lib.padded_rows(config.train_batch_size,
+                                  self.strategy.num_replicas_in_sync,
+                                  config.gradient_accumulation_steps))
     self._build_schedule()
     with self.strategy.scope():
       self.model = self._build_model()
@@ -196,31 +232,53 @@ class Trainer:
     progress = progress_lib.Progress(self.total_steps, start)
     running = {t.name: [] for t in self.tasks}
     one_hot = np.eye(len(self.tasks), dtype=np.int64)
-    saved_at = start
-    for step in range(start, self.total_steps):
-      name = self._task_of(step)
-      batch = next(streams[name])
-      loss, norm = steps[name](batch)
+    saved_at = done = start
+    batch = None
+    while done < self.total_steps and not self.state.stopped_early.numpy():
+      if batch is None:
+        name = self._task_of(done)
+        batch = next(streams[name])
+        self.state.task_batches.assign_add(one_hot[self.task_index[name]])
+      loss, norm, applied = steps[name](batch)
       loss = float(loss)
       if not math.isfinite(loss):
-        raise TrainingDivergedError(
-            f"the loss of task {name} is {loss} at step {step + 1}; the last "
-            f"good checkpoint is {self.manager.latest_checkpoint}")
+        raise self._diverged(f"the loss of task {name} is {loss}", done)
+      if not applied:
+        self._log_skipped(writer, done, name)
+        continue  # the same batch again, at the lowered loss scale
+      examples, batch = int(batch["example_weight"].numpy().sum()), None
       self.state.global_step.assign_add(1)
-      self.state.task_batches.assign_add(one_hot[self.task_index[name]])
       running[name].append(loss)
-      self.history.append((step + 1, name, loss))
-      done = step + 1
-      progress.update(done, name, loss,
-                      int(batch["example_weight"].numpy().sum()),
+      done += 1
+      self.history.append((done, name, loss))
+      progress.update(done, name, loss, examples,
                       force=done == self.total_steps)
       if done % config.log_every_steps == 0:
         self._log_training(writer, done, running, float(norm),
                            progress.examples_per_second())
-      stop, saved_at = self._end_of_step(writer, done, saved_at)
-      if stop:
-        break
+      saved_at = self._end_of_step(writer, done, saved_at)
     return self._finish(writer, start, saved_at)
+
+  def _diverged(self, what: str, step: int) -> TrainingDivergedError:
+    return TrainingDivergedError(
+        f"{what} at step {step + 1}; the last good checkpoint is "
+        f"{self.manager.latest_checkpoint}")
+
+  def _log_skipped(self, writer, step: int, name: str):
+    """Counts and reports an fp16 update skipped for overflow (its batch is
+    tried again at the halved loss scale, as dynamic loss scaling means)."""
+    self.state.skipped_steps.assign_add(1)
+    skipped = int(self.state.skipped_steps.numpy())
+    scale = float(self.optimizer.loss_scale)
+    logging.warning(
+        "step %d (%s): the fp16 gradients overflowed; the update is skipped "
+        "(%d so far) and the loss scale lowered to %g", step + 1, name,
+        skipped, scale)
+    with writer.as_default(step=step + 1):
+      tf.summary.scalar("skipped_steps", skipped)
+    if scale < 1.0:
+      raise self._diverged(f"the fp16 gradients of task {name} overflow even "
+                           f"at loss scale {scale:g}", step)
 
   def _task_of(self, step: int) -> str:
     """The task of step `step` (0-based) by the schedule; an epoch's list is
@@ -230,9 +288,10 @@ class Trainer:
       self._epoch_tasks = (epoch, self.schedule.tasks(epoch))
     return self._epoch_tasks[1][position]
 
-  def _end_of_step(self, writer, done: int, saved_at: int):
-    """Dev evaluation at the end of an evaluated epoch, early stopping, and
-    checkpoints. Returns (whether to stop, the step last saved)."""
+  def _end_of_step(self, writer, done: int, saved_at: int) -> int:
+    """Dev evaluation at the end of an evaluated epoch, early stopping (kept
+    in the checkpoint, so a restart does not train on), and checkpoints.
+    Returns the step last saved."""
     config = self.config
     end_of_epoch = done % self.steps_per_epoch == 0
     stop = False
@@ -240,13 +299,14 @@ class Trainer:
         (done // self.steps_per_epoch) % config.eval_every_epochs == 0):
       stop = self._patience_exhausted(self.evaluator.evaluate_dev(writer,
                                                                   done))
-    if stop or end_of_epoch or done % config.save_checkpoints_steps == 0:
-      self._save(done)
-      saved_at = done
     if stop:
       logging.info("No dev improvement in %d evaluations: stopping early",
                    config.patience)
-    return stop, saved_at
+      self.state.stopped_early.assign(True)
+    if stop or end_of_epoch or done % config.save_checkpoints_steps == 0:
+      self._save(done)
+      saved_at = done
+    return saved_at
 
   def _finish(self, writer, start: int, saved_at: int) -> dict:
     """Evaluates tasks never evaluated, saves, writes the results and
