@@ -7,16 +7,9 @@ The step is ours: `step.make_train_step` on a BERT-base shaped encoder
 classification head (6 classes), Adamax with weight decay and clipping, on
 a batch of `--batch_size` rows of 128 real tokens (no padding).
 
-FLOPs of one step (forward + backward; a multiply-add is 2 FLOPs):
-
-  6 * N * B * T            every token through the blocks' dense layers,
-                           N = L * (4 H^2 + 2 H I) weights
-  + 12 * L * B * T^2 * H   attention scores Q K^T and weighted sum P V
-  + 6 * (H^2 + H C) * B    pooler and head, on the [CLS] row only
-
-(the embedding lookups, softmax, LayerNorm, GELU and the optimizer update
-are memory-bound and counted as zero FLOPs: they are part of what keeps a
-step from the limit.)
+FLOPs of one step: `bert_costs.bert_step_flops` (6·N·B·T + 12·L·B·T²·H +
+6·(H² + H·C)·B; the memory-bound ops count zero: they are part of what keeps
+a step from the limit); the matrix products: `bert_costs.gemm_shapes`.
 
 The limit, measured in the same run at the same precision:
   plain tf.matmul    the FLOP/s of one large square tf.matmul (2048^3)
@@ -39,6 +32,7 @@ import time
 from absl import app
 from absl import flags
 
+from benchmarks import bert_costs
 from benchmarks import common
 import numpy as np
 import tensorflow as tf
@@ -52,7 +46,7 @@ from bluebert_mtl.model import multitask_model
 from bluebert_mtl.train import optimization
 from bluebert_mtl import tasks as tasks_lib
 from bluebert_mtl.train import step as step_lib
-from bluebert_mtl.config import BertConfig, TrainConfig
+from bluebert_mtl.config import TrainConfig
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("batch_size", 8, "Rows per step.")
@@ -66,36 +60,13 @@ flags.DEFINE_list("precisions", ["fp32", "bf16"],
 flags.DEFINE_float("min_matmul_seconds", 0.5,
                    "Each matmul shape is repeated for at least this long.")
 
-BASE = BertConfig(vocab_size=30522)  # BERT-base defaults: L=12, H=768, I=3072
+BASE = bert_costs.BERT_BASE  # L=12, H=768, I=3072, vocab 30522
 TASK = tasks_lib.get_task("chemprot")  # a pooled 6-class head
 DTYPES = {"fp32": tf.float32, "bf16": tf.bfloat16}
 
 
 def native_bf16() -> bool:
   return bool({"avx512_bf16", "amx_bf16"} & common.cpu_flags())
-
-
-def gemm_shapes(config: BertConfig, batch: int, seq: int):
-  """The step's matrix products as (count, [batch dims], m, k, n,
-  transpose_a, transpose_b): each dense layer forward, input gradient and
-  weight gradient; each attention product forward and its two gradients."""
-  h, i, layers = config.hidden_size, config.intermediate_size, \
-      config.num_hidden_layers
-  heads = config.num_attention_heads
-  rows, d = batch * seq, h // heads
-  shapes = []
-  for count, k, n in ((4 * layers, h, h), (layers, h, i), (layers, i, h)):
-    shapes += [(count, [], rows, k, n, False, False),   # y = x W
-               (count, [], rows, n, k, False, True),    # dx = dy W^T
-               (count, [], k, rows, n, True, False)]    # dW = x^T dy
-  bh = [batch * heads]
-  shapes += [(layers, bh, seq, d, seq, False, True),   # S = Q K^T
-             (layers, bh, seq, seq, d, False, False),  # dQ = dS K
-             (layers, bh, seq, seq, d, True, False),   # dK = dS^T Q
-             (layers, bh, seq, seq, d, False, False),  # O = P V
-             (layers, bh, seq, d, seq, False, True),   # dP = dO V^T
-             (layers, bh, seq, seq, d, True, False)]   # dV = P^T dO
-  return shapes
 
 
 def matmul_rate(dtype, lead, m, k, n, transpose_a, transpose_b) -> float:
@@ -124,10 +95,11 @@ def matmul_limits(dtype, config, batch, seq):
   """(large square FLOP/s, the step's matmul-bound seconds, its FLOPs)."""
   square = matmul_rate(dtype, [], 2048, 2048, 2048, False, False)
   bound, flops = 0.0, 0
-  for count, lead, m, k, n, ta, tb in gemm_shapes(config, batch, seq):
-    f = 2 * int(np.prod(lead or [1])) * m * k * n
-    bound += count * f / matmul_rate(dtype, lead, m, k, n, ta, tb)
-    flops += count * f
+  for shape in bert_costs.gemm_shapes(config, batch, seq):
+    _, lead, m, k, n, ta, tb = shape
+    f = bert_costs.gemm_flops(shape)
+    bound += f / matmul_rate(dtype, lead, m, k, n, ta, tb)
+    flops += f
   return square, bound, flops
 
 
@@ -163,8 +135,8 @@ def main(argv):
   common.print_header("BERT-base training step vs the matmul limit",
                       common.command_line())
   b, t = FLAGS.batch_size, FLAGS.seq_length
-  total, dense, attention = common.bert_step_flops(BASE, b, t,
-                                                   len(TASK.labels))
+  total, dense, attention = bert_costs.bert_step_flops(BASE, b, t,
+                                                       len(TASK.labels))
   print(f"BERT-base L={BASE.num_hidden_layers} H={BASE.hidden_size} "
         f"I={BASE.intermediate_size}, batch {b} x {t} tokens: "
         f"{total / 1e9:.1f} GFLOP per step ({dense / 1e9:.1f} dense, "

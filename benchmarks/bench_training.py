@@ -29,6 +29,7 @@ import time
 from absl import app
 from absl import flags
 
+from benchmarks import bert_costs
 from benchmarks import common
 import numpy as np
 import tensorflow as tf
@@ -219,10 +220,10 @@ def main(argv):
   print(f"measured batches: {len(measured)}, real tokens {real}, tokens "
         f"computed {computed} (x{computed / real:.3f})")
   bert = BertConfig.from_json_file(trainer.bert_files.config_file)
-  flops = sum(common.bert_step_flops(bert, *b["input_mask"].shape)[0]
+  flops = sum(bert_costs.bert_step_flops(bert, *b["input_mask"].shape)[0]
               for b in measured)
   print("achieved GFLOP/s (encoder blocks, padded batches; formula in "
-        "common.bert_step_flops): " + ", ".join(
+        "bert_costs.bert_step_flops): " + ", ".join(
             f"{r['side']} {flops / r['seconds'] / 1e9:.1f}" for r in rows))
   if reference:
     ratio = rows[0]["examples/s"] / rows[1]["examples/s"]

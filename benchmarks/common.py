@@ -170,29 +170,6 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[object]]):
   print()
 
 
-def bert_step_flops(config, batch: int, seq: int, classes: int = 0):
-  """(total, dense part, attention part) FLOPs of one BERT training step.
-
-  6·N·B·T for the blocks' dense layers (N = L·(4H² + 2HI) weights: forward,
-  input gradient and weight gradient, 2 FLOPs a multiply-add), plus
-  12·L·B·T²·H for the attention products Q·Kᵀ and P·V (forward and both
-  gradients), plus 6·(H² + H·C)·B for the pooler and a C-way head on [CLS].
-  Embedding lookups, softmax, LayerNorm, GELU and the optimizer count zero.
-
-  Args:
-    config: a `BertConfig`.
-    batch: B rows (padding rows count: the model runs them).
-    seq: T, the padded length.
-    classes: C outputs of a pooled head (0: leave the head out).
-  """
-  h, i = config.hidden_size, config.intermediate_size
-  layers = config.num_hidden_layers
-  dense = 6 * layers * (4 * h * h + 2 * h * i) * batch * seq
-  attention = 12 * layers * batch * seq * seq * h
-  pooled = 6 * (h * h + h * classes) * batch if classes else 0
-  return dense + attention + pooled, dense, attention
-
-
 # ------------------------------------------------------------ data
 
 
