@@ -1,6 +1,8 @@
 """Shared fixtures: where the real public BLUE data and the MiniLM stand-in live."""
 
+import json
 import os
+import shutil
 
 import pytest
 
@@ -57,8 +59,6 @@ def tiny_bert_dir(tmp_path_factory, minilm_dir):
   """A random tiny BERT (2 layers, H=32) with BERT's real uncased vocab, as a
   TF1 BlueBERT-style folder: bert_config.json, bert_model.ckpt.*, vocab.txt.
   Real text tokenizes as it would for BlueBERT; training runs take seconds."""
-  import json  # pylint: disable=g-import-not-at-top
-  import shutil  # pylint: disable=g-import-not-at-top
   import numpy_bert  # pylint: disable=g-import-not-at-top
   folder = str(tmp_path_factory.mktemp("tiny_bert"))
   weights = numpy_bert.random_tf1_weights(TINY_ENCODER_CONFIG, seed=0)
@@ -69,3 +69,16 @@ def tiny_bert_dir(tmp_path_factory, minilm_dir):
   shutil.copyfile(os.path.join(minilm_dir, "vocab.txt"),
                   os.path.join(folder, "vocab.txt"))
   return folder
+
+
+@pytest.fixture(scope="session")
+def no_dropout_bert_dir(tiny_bert_dir, tmp_path_factory):
+  """The tiny BERT with hidden and attention dropout 0 in bert_config.json."""
+  folder = tmp_path_factory.mktemp("no_dropout_bert")
+  for name in ("bert_model.ckpt.index", "bert_model.ckpt.data-00000-of-00001",
+               "vocab.txt"):
+    shutil.copyfile(os.path.join(tiny_bert_dir, name), folder / name)
+  config = dict(TINY_ENCODER_CONFIG, hidden_dropout_prob=0.0,
+                attention_probs_dropout_prob=0.0)
+  (folder / "bert_config.json").write_text(json.dumps(config))
+  return str(folder)

@@ -12,7 +12,6 @@ TF_CONFIG), in subprocesses so that each has its own TensorFlow.
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import REPO_ROOT, SAMPLE_DIR, TINY_ENCODER_CONFIG
+from conftest import REPO_ROOT, SAMPLE_DIR
 from test_trainer import _env, _final_weights
 
 TASKS = ("biosses", "chemprot", "hoc", "bc5cdr-chemical")
@@ -43,19 +42,6 @@ from bluebert_mtl.commands import train
 sys.argv = ["run_mtl.py"] + sys.argv[2:]
 train.run()
 """
-
-
-@pytest.fixture(scope="module")
-def no_dropout_bert_dir(tiny_bert_dir, tmp_path_factory):
-  """The tiny BERT with hidden and attention dropout 0 in bert_config.json."""
-  folder = tmp_path_factory.mktemp("no_dropout_bert")
-  for name in ("bert_model.ckpt.index", "bert_model.ckpt.data-00000-of-00001",
-               "vocab.txt"):
-    shutil.copyfile(os.path.join(tiny_bert_dir, name), folder / name)
-  config = dict(TINY_ENCODER_CONFIG, hidden_dropout_prob=0.0,
-                attention_probs_dropout_prob=0.0)
-  (folder / "bert_config.json").write_text(json.dumps(config))
-  return str(folder)
 
 
 def _flags(output_dir, bert_dir, *extra):

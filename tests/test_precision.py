@@ -15,7 +15,6 @@ from bluebert_mtl.train import step as step_lib
 from bluebert_mtl.train import trainer as trainer_lib
 from bluebert_mtl.train.start import Start
 from conftest import SAMPLE_DIR
-from test_distributed import no_dropout_bert_dir  # noqa: F401 pylint: disable=unused-import
 from test_trainer import _config
 
 TASKS = ("biosses", "chemprot", "hoc", "bc5cdr-chemical")
@@ -38,7 +37,7 @@ def _run(bert_dir, output_dir, data_dir, task_names, **overrides):
 
 
 @pytest.fixture(scope="module")
-def fp32_losses(no_dropout_bert_dir, tmp_path_factory):  # noqa: F811
+def fp32_losses(no_dropout_bert_dir, tmp_path_factory):
   trainer = _run(no_dropout_bert_dir, tmp_path_factory.mktemp("fp32") / "run",
                  SAMPLE_DIR, TASKS, max_steps=STEPS, num_train_epochs=100,
                  eval_every_epochs=0)
@@ -46,7 +45,7 @@ def fp32_losses(no_dropout_bert_dir, tmp_path_factory):  # noqa: F811
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
-def test_mixed_precision_tracks_fp32(fp32_losses, no_dropout_bert_dir,  # noqa: F811
+def test_mixed_precision_tracks_fp32(fp32_losses, no_dropout_bert_dir,
                                      tmp_path, precision):
   trainer = _run(no_dropout_bert_dir, tmp_path / "run", SAMPLE_DIR, TASKS,
                  max_steps=STEPS, num_train_epochs=100, eval_every_epochs=0,
@@ -74,7 +73,7 @@ def one_huge_score(tmp_path):
 
 
 def test_an_overflowing_fp16_update_is_skipped_and_not_counted(
-    no_dropout_bert_dir, one_huge_score, tmp_path):  # noqa: F811
+    no_dropout_bert_dir, one_huge_score, tmp_path):
   # 24 pairs in batches of 8: 3 batches an epoch, one of them with the pair,
   # which overflows until the loss scale is below 65504 x 8 / (2 x 1e5).
   trainer = _run(no_dropout_bert_dir, tmp_path / "run", one_huge_score,
@@ -92,7 +91,7 @@ def test_an_overflowing_fp16_update_is_skipped_and_not_counted(
 
 
 def test_a_skipped_update_leaves_every_weight_as_it_was(
-    no_dropout_bert_dir, one_huge_score, tmp_path):  # noqa: F811
+    no_dropout_bert_dir, one_huge_score, tmp_path):
   config = _config(tmp_path / "run", one_huge_score, ("biosses",),
                    head_dropout=0.0, train_batch_size=24,
                    mixed_precision="fp16")

@@ -144,9 +144,10 @@ def _final_weights(run_dir):
 
 def test_killed_run_resumes_to_the_same_weights(tiny_bert_dir, tmp_path):
   whole, killed = tmp_path / "whole", tmp_path / "killed"
-  subprocess.run(_run_mtl_command(whole, tiny_bert_dir), env=_env(),
-                 check=True, capture_output=True)
-  process = subprocess.Popen(_run_mtl_command(killed, tiny_bert_dir),
+  subprocess.run(_run_mtl_command(whole, tiny_bert_dir, "--deterministic"),
+                 env=_env(), check=True, capture_output=True)
+  process = subprocess.Popen(_run_mtl_command(killed, tiny_bert_dir,
+                                              "--deterministic"),
                              env=_env(), stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
   checkpoints = killed / "checkpoints"
@@ -160,8 +161,8 @@ def test_killed_run_resumes_to_the_same_weights(tiny_bert_dir, tmp_path):
   process.send_signal(signal.SIGKILL)
   process.wait()
   assert not (killed / "results.json").exists()
-  subprocess.run(_run_mtl_command(killed, tiny_bert_dir), env=_env(),
-                 check=True, capture_output=True)
+  subprocess.run(_run_mtl_command(killed, tiny_bert_dir, "--deterministic"),
+                 env=_env(), check=True, capture_output=True)
   a, b = _final_weights(whole), _final_weights(killed)
   assert a.keys() == b.keys() and len(a) > 20
   for name in a:
