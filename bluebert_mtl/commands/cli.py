@@ -12,6 +12,7 @@ from typing import List, Sequence
 
 from absl import flags
 
+from bluebert_mtl.model import checkpoints
 from bluebert_mtl.train import distribution
 from bluebert_mtl.train import sampling
 from bluebert_mtl import tasks as tasks_lib
@@ -23,10 +24,15 @@ def define_bert_flags():
   """The encoder's files: the original three flags or one folder."""
   flags.DEFINE_string("bert_dir", None,
                       "Folder holding bert_config.json, bert_model.ckpt.* and "
-                      "vocab.txt; stands for the three flags below.")
-  flags.DEFINE_string("bert_config_file", None, "bert_config.json.")
+                      "vocab.txt, or a Hugging Face BERT folder (config.json, "
+                      "model.safetensors or pytorch_model.bin, vocab.txt); "
+                      "stands for the three flags below.")
+  flags.DEFINE_string("bert_config_file", None,
+                      "bert_config.json (or a Hugging Face config.json).")
   flags.DEFINE_string("init_checkpoint", None,
-                      "TF1 BERT checkpoint prefix (bert_model.ckpt) or folder.")
+                      "TF1 BERT checkpoint prefix (bert_model.ckpt) or folder, "
+                      "or a Hugging Face / PyTorch weight file (*.safetensors, "
+                      "*.index.json, pytorch_model.bin, an MT-BlueBERT .pt).")
   flags.DEFINE_string("vocab_file", None, "vocab.txt of the checkpoint.")
   flags.DEFINE_bool("do_lower_case", True,
                     "Lower-case and strip accents (BlueBERT is uncased).")
@@ -123,8 +129,11 @@ def _loss_weights(pairs: Sequence[str], task_names: Sequence[str]):
 
 
 def bert_files_from_flags(flag_values) -> BertFiles:
-  return BertFiles.resolve(flag_values.bert_dir, flag_values.bert_config_file,
-                           flag_values.init_checkpoint, flag_values.vocab_file)
+  """The encoder's files, with --do_lower_case checked against them."""
+  files = BertFiles.resolve(flag_values.bert_dir, flag_values.bert_config_file,
+                            flag_values.init_checkpoint, flag_values.vocab_file)
+  checkpoints.check_casing(files.vocab_file, flag_values.do_lower_case)
+  return files
 
 
 def tasks_from_flags(flag_values) -> List:
