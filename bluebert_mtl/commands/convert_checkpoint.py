@@ -1,9 +1,13 @@
-"""Writes a Hugging Face BERT (safetensors) as an original TF1 BERT checkpoint.
+"""Writes a Hugging Face BERT folder as an original TF1 BERT checkpoint.
 
   python -m bluebert_mtl.commands.convert_checkpoint --input_dir=HF_MODEL_DIR \
       --output_dir=OUT
 
-What is read and written: `bluebert_mtl.model.hf_checkpoint`.
+HF_MODEL_DIR holds config.json, vocab.txt and model.safetensors, sharded
+safetensors (model.safetensors.index.json) or pytorch_model.bin. Training
+does not need this step (--bert_dir takes the folder itself). What is read
+and written: `bluebert_mtl.model.hf_checkpoint`. Bad input stops with one
+line naming the file (and key).
 """
 
 import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
@@ -11,6 +15,7 @@ import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
 from absl import app
 from absl import flags
 
+from bluebert_mtl.errors import BlueBertError
 from bluebert_mtl.model import hf_checkpoint
 
 FLAGS = flags.FLAGS
@@ -18,7 +23,8 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   flags.DEFINE_string("input_dir", None, "Hugging Face BERT folder: "
-                      "config.json, model.safetensors, vocab.txt.")
+                      "config.json, vocab.txt and model.safetensors (or "
+                      "sharded, or pytorch_model.bin).")
   flags.DEFINE_string("output_dir", None, "Folder for the TF1 checkpoint.")
   flags.mark_flags_as_required(["input_dir", "output_dir"])
 
@@ -26,7 +32,10 @@ def define_flags():
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  hf_checkpoint.convert_hf_to_tf1(FLAGS.input_dir, FLAGS.output_dir)
+  try:
+    hf_checkpoint.convert_hf_to_tf1(FLAGS.input_dir, FLAGS.output_dir)
+  except BlueBertError as e:
+    raise SystemExit(f"convert_checkpoint: {e}") from e
 
 
 def run():
