@@ -404,6 +404,24 @@ class RunSource:
                           f"({best} and {final} missing)")
 
 
+def select_tasks(folder: str, task_names: Optional[Sequence[str]]
+                 ) -> Tuple[Dict[str, object], List[str]]:
+  """(every TaskSpec of the run folder by name, the names of `task_names`
+  each once, all of them if None).
+
+  Raises:
+    ConfigError: a name that is not a task of the run.
+  """
+  tasks = {t.name: t for t in run_dir.read_tasks(folder)}
+  task_names = list(dict.fromkeys(task_names or tasks))
+  for name in task_names:
+    if name not in tasks:
+      raise ConfigError(
+          f"task {name!r} is not one of the run {folder} "
+          f"({os.path.join(folder, run_dir.TASKS)}: {', '.join(tasks)})")
+  return tasks, task_names
+
+
 def restore_task_weights(model, task_name: str, checkpoint: str) -> None:
   """Reads the encoder and one head of a single-task model from a run's
   checkpoint.
@@ -493,14 +511,7 @@ def export_run(model_dir: str, export_dir: str,
     raise ConfigError(f"--version must be a non-negative integer, got "
                       f"{version}")
   source = RunSource.resolve(model_dir)
-  tasks = {t.name: t for t in run_dir.read_tasks(source.run_dir)}
-  task_names = list(dict.fromkeys(task_names or tasks))
-  for name in task_names:
-    if name not in tasks:
-      raise ConfigError(
-          f"task {name!r} is not one of the run {source.run_dir} "
-          f"({os.path.join(source.run_dir, run_dir.TASKS)}: "
-          f"{', '.join(tasks)})")
+  tasks, task_names = select_tasks(source.run_dir, task_names)
   folders = _version_folders(export_dir, task_names, version, ids_only)
   existing = [folder for _, folder in folders if os.path.exists(folder)]
   if existing and not overwrite:
