@@ -124,7 +124,7 @@ class HFSource:
     heads = [key for key in skipped if HEAD_KEY.match(key)]
     if heads:
       logging.info("%s: skipped %d keys of task heads: %s", path, len(heads),
-                   ", ".join(heads))
+                   ", ".join(sorted(heads)))
 
   def describe(self, tf1_name: str) -> str:
     key, transpose = hf_key(tf1_name)
