@@ -104,7 +104,7 @@ def test_the_run_folder_exports_its_heads(files, tmp_path):
   np.testing.assert_array_equal(
       weights["bert.encoder.layer.1.output.dense.weight"],
       tiny_hf_weights()["bert.encoder.layer.1.output.dense.weight"])
-  with pytest.raises(ConfigError, match="holds a run already"):
+  with pytest.raises(ConfigError, match="is not empty"):
     from_mtdnn.write_mtdnn_run(files, _tasks(), run)
 
 

@@ -8,6 +8,7 @@ Flags become a `TrainConfig` in one function here; library code never reads
 FLAGS. absl rejects unknown flags (the original silently ignored them).
 """
 
+import contextlib
 from typing import List, Sequence
 
 from absl import flags
@@ -17,7 +18,7 @@ from bluebert_mtl.train import distribution
 from bluebert_mtl.train import sampling
 from bluebert_mtl import tasks as tasks_lib
 from bluebert_mtl.config import BertFiles, TrainConfig
-from bluebert_mtl.errors import ConfigError
+from bluebert_mtl.errors import BlueBertError, ConfigError
 
 
 def define_bert_flags():
@@ -126,6 +127,17 @@ def _loss_weights(pairs: Sequence[str], task_names: Sequence[str]):
                         f"of --tasks ({', '.join(task_names)})")
     weights.append((name, float(value)))
   return tuple(weights)
+
+
+@contextlib.contextmanager
+def one_line_errors(program: str):
+  """Bad input (a `BlueBertError`) inside stops the program with one line,
+  `program: message` (naming the file and line, key or flag), and exit
+  status 1 instead of a traceback."""
+  try:
+    yield
+  except BlueBertError as e:
+    raise SystemExit(f"{program}: {e}") from e
 
 
 def bert_files_from_flags(flag_values) -> BertFiles:

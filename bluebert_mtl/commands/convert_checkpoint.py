@@ -15,7 +15,7 @@ import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
 from absl import app
 from absl import flags
 
-from bluebert_mtl.errors import BlueBertError
+from bluebert_mtl.commands import cli
 from bluebert_mtl.model import hf_checkpoint
 
 FLAGS = flags.FLAGS
@@ -32,10 +32,8 @@ def define_flags():
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  try:
+  with cli.one_line_errors("convert_checkpoint"):
     hf_checkpoint.convert_hf_to_tf1(FLAGS.input_dir, FLAGS.output_dir)
-  except BlueBertError as e:
-    raise SystemExit(f"convert_checkpoint: {e}") from e
 
 
 def run():

@@ -20,7 +20,7 @@ import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
 from absl import app
 from absl import flags
 
-from bluebert_mtl.errors import BlueBertError
+from bluebert_mtl.commands import cli
 from bluebert_mtl.serve import export
 
 FLAGS = flags.FLAGS
@@ -45,12 +45,10 @@ def define_flags():
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  try:
+  with cli.one_line_errors("export_savedmodel.py"):
     folders = export.export_run(
         FLAGS.model_dir, FLAGS.export_dir, FLAGS.tasks, version=FLAGS.version,
         overwrite=FLAGS.overwrite, ids_only=FLAGS.ids_only)
-  except BlueBertError as e:
-    raise SystemExit(f"export_savedmodel.py: {e}") from e
   print("\n".join(folders))
 
 

@@ -18,7 +18,7 @@ import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
 from absl import app
 from absl import flags
 
-from bluebert_mtl.errors import BlueBertError
+from bluebert_mtl.commands import cli
 from bluebert_mtl.serve import export_hf
 
 FLAGS = flags.FLAGS
@@ -42,12 +42,10 @@ def define_flags():
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  try:
+  with cli.one_line_errors("export_hf"):
     folders = export_hf.export_run_hf(
         FLAGS.model_dir, FLAGS.export_dir, FLAGS.tasks,
         encoder_only=FLAGS.encoder_only, overwrite=FLAGS.overwrite)
-  except BlueBertError as e:
-    raise SystemExit(f"export_hf: {e}") from e
   print("\n".join(folders))
 
 

@@ -22,7 +22,6 @@ from absl import flags
 
 from bluebert_mtl import tasks as tasks_lib
 from bluebert_mtl.commands import cli
-from bluebert_mtl.errors import BlueBertError
 from bluebert_mtl.runs import from_mtdnn
 
 FLAGS = flags.FLAGS
@@ -39,13 +38,11 @@ def define_flags():
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  try:
+  with cli.one_line_errors("import_mtdnn"):
     from_mtdnn.write_mtdnn_run(
         cli.bert_files_from_flags(FLAGS),
         [tasks_lib.get_task(name) for name in FLAGS.tasks], FLAGS.output_dir,
         FLAGS.do_lower_case, FLAGS.max_seq_length)
-  except BlueBertError as e:
-    raise SystemExit(f"import_mtdnn: {e}") from e
   print(FLAGS.output_dir)
 
 

@@ -16,8 +16,6 @@ per-tensor clipping 1, train+dev, random batches, seed 2018.
 
 import dataclasses
 import os
-import shutil
-import tempfile
 from typing import Sequence
 
 from absl import logging
@@ -44,19 +42,18 @@ def write_mtdnn_run(files: BertFiles, tasks: Sequence, output_dir: str,
     files: `files.checkpoint` the `.pt` file; config and vocab of the
       BlueBERT it started from (the .pt holds neither).
     tasks: `TaskSpec`s in the order of the checkpoint's heads.
-    output_dir: the run folder to create (it must not hold a run).
+    output_dir: the run folder to create (absent or empty).
     do_lower_case, max_seq_length: the tokenization to record.
 
   Returns:
     `output_dir`.
 
   Raises:
-    ConfigError: `output_dir` holds a run, or see `read_mtdnn_heads`.
+    ConfigError: `output_dir` is not empty, or see `read_mtdnn_heads`.
     CheckpointError: see `checkpoints.load_bert_encoder`, `read_mtdnn_heads`.
   """
-  if os.path.exists(os.path.join(output_dir, run_dir.TRAIN_CONFIG)):
-    raise ConfigError(f"{output_dir} holds a run already; give another "
-                      "--output_dir")
+  if os.path.exists(output_dir) and os.listdir(output_dir):
+    raise ConfigError(f"{output_dir} is not empty; give a new --output_dir")
   _, encoder = checkpoints.load_bert_encoder(files)
   model = multitask_model.build_multitask_model(encoder, tasks)
   mtdnn_checkpoint.assign_heads(
@@ -64,22 +61,15 @@ def write_mtdnn_run(files: BertFiles, tasks: Sequence, output_dir: str,
   config = TrainConfig(tasks=tuple(t.name for t in tasks), data_dir="",
                        output_dir=output_dir, do_lower_case=do_lower_case,
                        max_seq_length=max_seq_length, **MTDNN_RECIPE)
-  parent = os.path.dirname(os.path.abspath(output_dir))
-  os.makedirs(parent, exist_ok=True)
-  temporary = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}-",
-                               dir=parent)
-  try:  # Whole or not at all: the folder appears once it is complete.
+
+  def write(path):
     run_dir.write_run_files(
-        temporary, config, files.config_file, files.vocab_file,
+        path, config, files.config_file, files.vocab_file,
         [dataclasses.replace(t, variational_dropout=True) for t in tasks],
         files.checkpoint)
-    multitask_model.model_checkpoint(model).write(
-        run_dir.final_weights(temporary))
-    if os.path.isdir(output_dir) and not os.listdir(output_dir):
-      os.rmdir(output_dir)
-    os.replace(temporary, output_dir)
-  finally:
-    shutil.rmtree(temporary, ignore_errors=True)
+    multitask_model.model_checkpoint(model).write(run_dir.final_weights(path))
+
+  run_dir.replace_folder(output_dir, write)
   logging.info("Wrote the run folder %s of %s (tasks %s)", output_dir,
                files.checkpoint, ", ".join(config.tasks))
   return output_dir

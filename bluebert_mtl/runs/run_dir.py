@@ -26,7 +26,8 @@ import hashlib
 import json
 import os
 import shutil
-from typing import List, Optional, Sequence
+import tempfile
+from typing import Callable, List, Optional, Sequence
 
 from absl import logging
 import tensorflow as tf
@@ -66,6 +67,23 @@ def _write_text(run_dir: str, name: str, text: str):
   with open(temporary, "w") as f:
     f.write(text)
   os.replace(temporary, path)
+
+
+def replace_folder(folder: str, write: Callable[[str], None]) -> None:
+  """Makes `folder` whole or not at all: `write(path)` fills a fresh
+  temporary folder beside it, which then replaces `folder` (and whatever was
+  there), so no reader (a server, an export) ever sees half of it."""
+  parent = os.path.dirname(os.path.abspath(folder))
+  os.makedirs(parent, exist_ok=True)
+  temporary = tempfile.mkdtemp(prefix=f".{os.path.basename(folder)}-",
+                               dir=parent)
+  try:
+    write(temporary)
+    if os.path.exists(folder):
+      shutil.rmtree(folder)
+    os.replace(temporary, folder)
+  finally:
+    shutil.rmtree(temporary, ignore_errors=True)
 
 
 def _write_json(run_dir: str, name: str, value, sort_keys: bool = False):

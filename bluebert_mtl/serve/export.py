@@ -73,9 +73,7 @@ long-shipped ones of the tokenizer (`tokenization.py`).
 import dataclasses
 import functools
 import os
-import shutil
 import sys
-import tempfile
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from absl import logging
@@ -457,19 +455,10 @@ def _task_view(task, bert_config: BertConfig, checkpoint: str):
 
 
 def _save(root: tf.Module, signatures: dict, folder: str) -> None:
-  """Saves a SavedModel into a fresh temporary folder, then moves it to
-  `folder` (replacing one), so a server never sees half a version."""
-  parent = os.path.dirname(folder)
-  os.makedirs(parent, exist_ok=True)
-  temporary = tempfile.mkdtemp(prefix=f".{os.path.basename(folder)}-",
-                               dir=parent)
-  try:
-    tf.saved_model.save(root, temporary, signatures=signatures)
-    if os.path.exists(folder):
-      shutil.rmtree(folder)
-    os.replace(temporary, folder)
-  finally:
-    shutil.rmtree(temporary, ignore_errors=True)
+  """Saves a SavedModel into `folder` whole (`run_dir.replace_folder`), so a
+  server never sees half a version."""
+  run_dir.replace_folder(folder, lambda path: tf.saved_model.save(
+      root, path, signatures=signatures))
   logging.info("Wrote %s", folder)
 
 

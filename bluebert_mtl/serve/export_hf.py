@@ -33,7 +33,6 @@ hypothesis-first; its model cards say to pass the texts in that order.
 import json
 import os
 import shutil
-import tempfile
 from typing import Dict, List, Optional, Sequence
 
 from absl import logging
@@ -188,27 +187,20 @@ Training as in MT-BlueBERT:
 
 def _write_folder(folder: str, tensors: Dict[str, np.ndarray], config: dict,
                   vocab_file: str, tokenizer: dict, card: str) -> None:
-  """Writes a model folder whole into a temporary folder, then moves it to
-  `folder` (replacing one), so no reader sees half of it."""
-  parent = os.path.dirname(os.path.abspath(folder))
-  os.makedirs(parent, exist_ok=True)
-  temporary = tempfile.mkdtemp(prefix=f".{os.path.basename(folder)}-",
-                               dir=parent)
-  try:
-    save_file(tensors, os.path.join(temporary, WEIGHTS_FILE),
+  """Writes a model folder whole (`run_dir.replace_folder`)."""
+
+  def write(path):
+    save_file(tensors, os.path.join(path, WEIGHTS_FILE),
               metadata={"format": "pt"})
     for name, value in (("config.json", config),
                         ("tokenizer_config.json", tokenizer)):
-      with open(os.path.join(temporary, name), "w", encoding="utf-8") as f:
+      with open(os.path.join(path, name), "w", encoding="utf-8") as f:
         json.dump(value, f, indent=2)
-    shutil.copyfile(vocab_file, os.path.join(temporary, "vocab.txt"))
-    with open(os.path.join(temporary, "README.md"), "w", encoding="utf-8") as f:
+    shutil.copyfile(vocab_file, os.path.join(path, "vocab.txt"))
+    with open(os.path.join(path, "README.md"), "w", encoding="utf-8") as f:
       f.write(card)
-    if os.path.exists(folder):
-      shutil.rmtree(folder)
-    os.replace(temporary, folder)
-  finally:
-    shutil.rmtree(temporary, ignore_errors=True)
+
+  run_dir.replace_folder(folder, write)
   logging.info("Wrote %s", folder)
 
 
