@@ -116,9 +116,12 @@ class BertFiles:
         raise ConfigError(f"--bert_dir is not a folder: {bert_dir}")
       tf1_config = os.path.join(bert_dir, "bert_config.json")
       hf_config = os.path.join(bert_dir, "config.json")
+      if not (bert_config_file or os.path.isfile(tf1_config) or
+              os.path.isfile(hf_config)):
+        raise ConfigError(f"{bert_dir}: holds neither bert_config.json (a TF1 "
+                          "BERT download) nor config.json (Hugging Face)")
       bert_config_file = bert_config_file or (
-          hf_config if os.path.isfile(hf_config) and
-          not os.path.isfile(tf1_config) else tf1_config)
+          tf1_config if os.path.isfile(tf1_config) else hf_config)
       vocab_file = vocab_file or os.path.join(bert_dir, "vocab.txt")
       init_checkpoint = init_checkpoint or bert_dir
     if not bert_config_file:

@@ -7,6 +7,8 @@ import json
 import logging
 import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -21,7 +23,7 @@ from bluebert_mtl.model import checkpoints
 from bluebert_mtl.model import hf_source
 from bluebert_mtl.runs import run_dir
 from bluebert_mtl.train import trainer as trainer_lib
-from conftest import SAMPLE_DIR
+from conftest import REPO_ROOT, SAMPLE_DIR
 import numpy_bert
 from test_convert_checkpoint import tf1_weights_from_hf
 from test_convert_checkpoint import tiny_hf_weights
@@ -245,3 +247,29 @@ def test_a_run_starts_from_a_hf_folder_and_is_named_by_it(tmp_path):
   with pytest.raises(ConfigError, match="encoder start: .*pytorch_model.bin "
                      r"\(sha256 [0-9a-f]{64}\) != "):
     trainer_lib.train(config, files, [tasks_lib.get_task("chemprot")])
+
+
+def test_run_mtl_stops_with_one_line_on_a_bad_hf_folder(tmp_path):
+  folder = _hf_folder(tmp_path, tiny_hf_weights())
+  os.remove(os.path.join(folder, "model.safetensors"))
+  marker = tmp_path / "marker"
+  with open(os.path.join(folder, "pytorch_model.bin"), "wb") as f:
+    f.write(f"cos\nsystem\n(S'touch {marker}'\ntR.".encode())
+  done = subprocess.run(
+      [sys.executable, "run_mtl.py", f"--bert_dir={folder}",
+       f"--data_dir={SAMPLE_DIR}", "--tasks=chemprot",
+       f"--output_dir={tmp_path / 'run'}", "--max_seq_length=16"],
+      capture_output=True, text=True, check=False, cwd=REPO_ROOT)
+  assert done.returncode == 1
+  assert done.stderr.splitlines()[-1] == (
+      f"run_mtl.py: {folder}/pytorch_model.bin: refused to unpickle the "
+      "global os.system: a weight file may hold only tensors in dicts (the "
+      "file may run code when torch loads it; do not load it elsewhere "
+      "either)")
+  assert not marker.exists()
+
+
+def test_a_folder_without_a_config_says_which_it_looked_for(tmp_path):
+  with pytest.raises(ConfigError, match="holds neither bert_config.json .* "
+                     "nor config.json"):
+    BertFiles.resolve(bert_dir=str(tmp_path))

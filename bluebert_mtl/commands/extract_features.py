@@ -11,6 +11,7 @@ import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
 from absl import app
 from absl import flags
 
+from bluebert_mtl.commands import cli
 from bluebert_mtl.config import BertFiles
 from bluebert_mtl.model import checkpoints
 from bluebert_mtl.serve import extract_features
@@ -48,7 +49,8 @@ def main(argv):
 
 def run():
   define_flags()
-  app.run(main)
+  with cli.one_line_errors("extract_features"):
+    app.run(main)
 
 
 if __name__ == "__main__":

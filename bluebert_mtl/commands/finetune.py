@@ -64,7 +64,8 @@ def main(argv):
 
 def run():
   define_flags()
-  app.run(main)
+  with cli.one_line_errors("run_finetune.py"):
+    app.run(main)
 
 
 if __name__ == "__main__":

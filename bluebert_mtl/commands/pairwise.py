@@ -56,7 +56,8 @@ def main(argv):
 
 def run():
   define_flags()
-  app.run(main)
+  with cli.one_line_errors("pairwise"):
+    app.run(main)
 
 
 if __name__ == "__main__":
