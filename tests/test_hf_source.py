@@ -22,6 +22,8 @@ from bluebert_mtl.errors import CheckpointError, ConfigError
 from bluebert_mtl.model import checkpoints
 from bluebert_mtl.model import hf_source
 from bluebert_mtl.runs import run_dir
+from bluebert_mtl.serve.extract_features import extract_features
+from bluebert_mtl.study import finetune
 from bluebert_mtl.train import trainer as trainer_lib
 from conftest import REPO_ROOT, SAMPLE_DIR
 import numpy_bert
@@ -273,3 +275,23 @@ def test_a_folder_without_a_config_says_which_it_looked_for(tmp_path):
   with pytest.raises(ConfigError, match="holds neither bert_config.json .* "
                      "nor config.json"):
     BertFiles.resolve(bert_dir=str(tmp_path))
+
+
+def test_extract_features_and_finetune_take_a_hf_folder(tmp_path):
+  weights = tiny_hf_weights()
+  folder = _hf_folder(tmp_path, weights, _sharded)
+  start = finetune.resolve_start(bert_dir=folder)
+  assert start.checkpoint == os.path.join(folder,
+                                          "model.safetensors.index.json")
+  (tmp_path / "in.txt").write_text("the cat sat\n")
+  extract_features(BertFiles.resolve(bert_dir=folder), str(tmp_path / "in.txt"),
+                   str(tmp_path / "out.jsonl"), max_seq_length=8)
+  with open(tmp_path / "out.jsonl") as f:
+    record = json.loads(f.readline())
+  word_ids = np.array([[2, 5, 6, 7, 3]])  # [CLS] the cat sat [SEP]
+  ones = np.ones_like(word_ids)
+  sequence, _ = numpy_bert.bert_forward(
+      tf1_weights_from_hf(weights), numpy_bert.TINY_CONFIG, word_ids, ones,
+      0 * ones)
+  assert record["tokens"] == ["[CLS]", "the", "cat", "sat", "[SEP]"]
+  np.testing.assert_allclose(record["sequence_output"], sequence[0], atol=1e-5)
