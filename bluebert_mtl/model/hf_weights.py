@@ -95,7 +95,11 @@ class _TensorUnpickler(pickle.Unpickler):
     return STORAGE_DTYPES[name]
 
   def persistent_load(self, pid):
-    if not (isinstance(pid, tuple) and pid and pid[0] == "storage"):
+    # ("storage", storage class, key, location, numel[, view]); the class is
+    # what `find_class` gave for `torch.<Type>Storage`.
+    if not (isinstance(pid, tuple) and len(pid) >= 5 and
+            pid[0] == "storage" and
+            any(pid[1] is dtype for dtype in STORAGE_DTYPES.values())):
       raise CheckpointError(f"{self._path}: persistent id {pid!r} is not a "
                             "torch storage")
     return self._storage_for(pid)
@@ -113,8 +117,9 @@ def _unpickle(file, path: str, storage_for):
 def _as_array(ref: _TensorRef, path: str) -> np.ndarray:
   """The tensor `ref` describes, copied out of its storage."""
   numbers = (ref.offset, *ref.size, *ref.stride)
-  if not (isinstance(ref.storage, _Storage) and ref.storage.data is not None
-          and len(ref.size) == len(ref.stride) and
+  if not (isinstance(ref.storage, _Storage) and
+          isinstance(ref.storage.data, np.ndarray) and
+          len(ref.size) == len(ref.stride) and
           all(type(n) is int for n in numbers)):  # pylint: disable=unidiomatic-typecheck
     raise CheckpointError(f"{path}: a tensor is not a storage with integer "
                           "offset, size and strides")
