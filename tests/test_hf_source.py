@@ -107,7 +107,7 @@ def test_task_heads_are_skipped_and_a_missing_pooler_logged(tmp_path, caplog):
   model.update({"classifier.weight": np.zeros([3, 16], np.float32),
                 "classifier.bias": np.zeros(3, np.float32)})
   folder = _hf_folder(tmp_path, model)
-  with caplog.at_level(logging.INFO):
+  with caplog.at_level(logging.INFO, logger="absl"):
     _, encoder = checkpoints.load_bert_encoder(BertFiles.resolve(
         bert_dir=folder))
   pooler = {"bert/pooler/dense/kernel", "bert/pooler/dense/bias"}

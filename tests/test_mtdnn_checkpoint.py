@@ -70,7 +70,7 @@ def test_its_encoder_is_a_start_and_its_heads_are_logged(tmp_path, caplog,
   files = BertFiles(str(tmp_path / "bert_config.json"),
                     _write_mtdnn(str(tmp_path), write=write),
                     str(tmp_path / "vocab.txt"))
-  with caplog.at_level(logging.INFO):
+  with caplog.at_level(logging.INFO, logger="absl"):
     _, encoder = checkpoints.load_bert_encoder(files)
   _assert_encoder_holds(encoder, tiny_hf_weights())
   assert re.search(r"skipped 6 keys of task heads: scoring_list\.0\.bias, "
