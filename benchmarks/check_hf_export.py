@@ -114,7 +114,8 @@ def _check_torch_files(minilm_dir: str, torch_dir: str) -> dict:
                                                "pytorch_model.bin"))
     buffers = {"embeddings.position_ids"}  # not in every state dict
     report[form] = {
-        "keys": len(got), "same_keys": set(got) - buffers == set(want) - buffers,
+        "keys": len(got),
+        "same_keys": set(got) - buffers == set(want) - buffers,
         "identical": all(np.array_equal(got[k], want[k]) for k in want
                          if k in got)}
   return report

@@ -117,7 +117,8 @@ def test_task_heads_are_skipped_and_a_missing_pooler_logged(tmp_path, caplog):
   kernel = variables["pooler_transform/kernel"].numpy()
   assert 0 < kernel.std() < 0.03 and np.abs(kernel).max() <= 0.04
   log = caplog.text
-  assert "skipped 2 keys of task heads: classifier.bias, classifier.weight" in log
+  assert ("skipped 2 keys of task heads: classifier.bias, classifier.weight"
+          in log)
   assert re.search(r"no bert/pooler/dense/kernel, bert/pooler/dense/bias: "
                    r"initialised as BERT does", log)
 

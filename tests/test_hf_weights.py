@@ -103,7 +103,8 @@ def test_missing_storage_and_cut_legacy_file_are_named(tmp_path):
   with zipfile.ZipFile(path, "w") as f:
     for name, data in entries.items():
       f.writestr(name, data)
-  with pytest.raises(CheckpointError, match="storage archive/data/0 is missing"):
+  with pytest.raises(CheckpointError,
+                     match="storage archive/data/0 is missing"):
     hf_weights.read_weights(path)
   torch_files.write_legacy(path, {"w": Tensor(np.zeros(3, np.float32))})
   with open(path, "r+b") as f:

@@ -51,7 +51,8 @@ def check_task(folder, inputs_dir, name):
   report = {"architecture": config["architectures"][0],
             "problem_type": config.get("problem_type"),
             "rows": int(len(ours)),
-            "max_abs_logit_diff": float(np.abs(logits[real] - ours[real]).max())}
+            "max_abs_logit_diff": float(
+                np.abs(logits[real] - ours[real]).max())}
   problem = config.get("problem_type")
   if problem == "multi_label_classification":
     report["labels_differ"] = int(((logits > 0) != (ours > 0)).any(-1).sum())

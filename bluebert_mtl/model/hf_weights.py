@@ -120,7 +120,8 @@ def _as_array(ref: _TensorRef, path: str) -> np.ndarray:
   if not (isinstance(ref.storage, _Storage) and
           isinstance(ref.storage.data, np.ndarray) and
           len(ref.size) == len(ref.stride) and
-          all(type(n) is int for n in numbers)):  # pylint: disable=unidiomatic-typecheck
+          all(isinstance(n, int) and not isinstance(n, bool)
+              for n in numbers)):
     raise CheckpointError(f"{path}: a tensor is not a storage with integer "
                           "offset, size and strides")
   data = ref.storage.data

@@ -9,11 +9,11 @@ weights (`best/<task>/weights`, else `final/weights`; `export.RunSource`),
 and loads with `AutoModelForSequenceClassification` or
 `AutoModelForTokenClassification` (docs/huggingface.md):
 
-  kind            architecture                   problem_type                 num_labels
-  classification  BertForSequenceClassification  single_label_classification  C
-  multilabel      BertForSequenceClassification  multi_label_classification   C
-  regression      BertForSequenceClassification  regression                   1
-  tagging         BertForTokenClassification     -                            C
+  kind            architecture                   problem_type (num_labels)
+  classification  BertForSequenceClassification  single_label_classification (C)
+  multilabel      BertForSequenceClassification  multi_label_classification (C)
+  regression      BertForSequenceClassification  regression (1)
+  tagging         BertForTokenClassification     - (C)
 
 Weights (C labels, H hidden): every row of `checkpoints.tf1_variable_table`
 under its HF key (`hf_source.hf_key`; dense kernels transposed to torch's
