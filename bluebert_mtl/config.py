@@ -3,7 +3,8 @@
 `BertConfig` round-trips the original `bert_config.json` (google-research/bert
 `modeling.py`). `BertFiles` resolves the three files of a BlueBERT download
 from the original flag names (`--bert_config_file`, `--init_checkpoint`,
-`--vocab_file`) or from one folder (`--bert_dir`).
+`--vocab_file`) or from one folder (`--bert_dir`): a TF1 download or a
+Hugging Face model folder (docs/huggingface.md).
 """
 
 import dataclasses
@@ -12,6 +13,11 @@ import os
 from typing import Optional, Tuple
 
 from bluebert_mtl.errors import ConfigError
+
+# The weights of a Hugging Face model folder, in the order they are looked
+# for (`model.hf_weights` reads them).
+HF_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json",
+                   "pytorch_model.bin", "pytorch_model.bin.index.json")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,9 +100,11 @@ class BertFiles:
   """The three files of a BERT download.
 
   Attributes:
-    config_file: path of `bert_config.json`.
+    config_file: path of `bert_config.json` (Hugging Face: `config.json`).
     checkpoint: checkpoint prefix, e.g. `DIR/bert_model.ckpt` (the files are
-      `<prefix>.index` and `<prefix>.data-*`); None for random initialisation.
+      `<prefix>.index` and `<prefix>.data-*`), or a Hugging Face / PyTorch
+      weight file (one of `HF_WEIGHT_FILES`, an MT-BlueBERT `.pt`); None for
+      random initialisation.
     vocab_file: path of `vocab.txt`.
   """
   config_file: str
@@ -110,15 +118,23 @@ class BertFiles:
               vocab_file: Optional[str] = None) -> "BertFiles":
     """Resolves the files from `--bert_dir` and/or the original flag names.
 
-    An explicit file flag wins over the file found in `bert_dir`. A checkpoint
-    given as a folder resolves to the prefix named in its `checkpoint` file
-    or to `bert_model.ckpt` inside it.
+    An explicit file flag wins over the file found in `bert_dir`, whose
+    config is `bert_config.json`, else (a Hugging Face folder) `config.json`.
+    A checkpoint given as a folder resolves to the prefix named in its
+    `checkpoint` file, to `bert_model.ckpt` inside it, or to the first of
+    `HF_WEIGHT_FILES` there.
     """
     if bert_dir:
       if not os.path.isdir(bert_dir):
         raise ConfigError(f"--bert_dir is not a folder: {bert_dir}")
-      bert_config_file = bert_config_file or os.path.join(
-          bert_dir, "bert_config.json")
+      tf1_config = os.path.join(bert_dir, "bert_config.json")
+      hf_config = os.path.join(bert_dir, "config.json")
+      if not (bert_config_file or os.path.isfile(tf1_config) or
+              os.path.isfile(hf_config)):
+        raise ConfigError(f"{bert_dir}: holds neither bert_config.json (a TF1 "
+                          "BERT download) nor config.json (Hugging Face)")
+      bert_config_file = bert_config_file or (
+          tf1_config if os.path.isfile(tf1_config) else hf_config)
       vocab_file = vocab_file or os.path.join(bert_dir, "vocab.txt")
       init_checkpoint = init_checkpoint or bert_dir
     if not bert_config_file:
@@ -134,7 +150,8 @@ class BertFiles:
 
 
 def _checkpoint_prefix_in(folder: str) -> str:
-  """The checkpoint prefix inside `folder` (TF1 `checkpoint` file or default)."""
+  """The checkpoint inside `folder`: a TF1 prefix (`checkpoint` file or
+  default), else a Hugging Face weight file."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   latest = tf.train.latest_checkpoint(folder)
   if latest:
@@ -142,7 +159,11 @@ def _checkpoint_prefix_in(folder: str) -> str:
   default = os.path.join(folder, "bert_model.ckpt")
   if os.path.exists(default + ".index"):
     return default
-  raise ConfigError(f"no checkpoint (*.index) found in {folder}")
+  for name in HF_WEIGHT_FILES:
+    if os.path.isfile(os.path.join(folder, name)):
+      return os.path.join(folder, name)
+  raise ConfigError(f"{folder}: no weights found: neither a TF1 checkpoint "
+                    f"(bert_model.ckpt.index) nor {', '.join(HF_WEIGHT_FILES)}")
 
 
 # The choices of TrainConfig's enumerated fields; the modules that implement

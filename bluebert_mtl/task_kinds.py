@@ -18,7 +18,7 @@ words of a sentence (longer sentences are split as the original does,
 """
 
 import dataclasses
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -36,6 +36,10 @@ class TaskKind:
   Attributes:
     name: the kind's name, as task definition files spell it.
     has_labels: whether its tasks have a label list (regression has none).
+    token_level: whether the head reads every position (sequence_output)
+      rather than the pooled [CLS] (pooled_output).
+    hf_architecture: the `transformers` class of an exported task.
+    hf_problem_type: its config.json `problem_type` (None: none).
     build_head: (task) -> a Keras head layer named after the task.
     loss: a `losses.Loss` (weighted sum and count of items, apart).
     pieces: (task, examples) -> the examples as fed to the model.
@@ -57,6 +61,9 @@ class TaskKind:
   """
   name: str
   has_labels: bool
+  token_level: bool
+  hf_architecture: str
+  hf_problem_type: Optional[str]
   build_head: Callable
   loss: Callable
   pieces: Callable
@@ -120,13 +127,17 @@ def _labels_over_threshold(task, logits, word_positions=None):
   return metrics.hoc_decision(probabilities[None], task.labels)[0]
 
 
-def _sentence_kind(name: str, has_labels: bool, build_head: Callable,
-                   loss: Callable, encode_label: Callable, decode: Callable,
-                   serve: Callable, ids_outputs: Callable) -> TaskKind:
+def _sentence_kind(name: str, has_labels: bool, hf_problem_type: str,
+                   build_head: Callable, loss: Callable,
+                   encode_label: Callable, decode: Callable, serve: Callable,
+                   ids_outputs: Callable) -> TaskKind:
   """A kind whose rows are whole examples read at [CLS]; `serve` decodes a
   head output for the raw-text signature, `ids_outputs` for the ids one."""
   return TaskKind(
-      name, has_labels, build_head, loss, pieces=_whole_examples,
+      name, has_labels, token_level=False,
+      hf_architecture="BertForSequenceClassification",
+      hf_problem_type=hf_problem_type, build_head=build_head, loss=loss,
+      pieces=_whole_examples,
       featurize=_featurize_sentences(encode_label), gold=_label_of,
       decode=decode, join_pieces=_by_example, ids_outputs=ids_outputs,
       text_outputs=decoding.sentence_text_outputs(serve),
@@ -171,25 +182,28 @@ def _word_tags(task, logits, word_positions):
 
 KINDS = {
     "regression": _sentence_kind(
-        "regression", has_labels=False,
+        "regression", has_labels=False, hf_problem_type="regression",
         build_head=_pooled_head(lambda task: 1, squeeze=True),
         loss=losses.mean_squared_error,
         encode_label=lambda task, label: float(label), decode=_score,
         serve=decoding.regression, ids_outputs=decoding.regression),
     "classification": _sentence_kind(
         "classification", has_labels=True,
+        hf_problem_type="single_label_classification",
         build_head=_pooled_head(lambda task: len(task.labels)),
         loss=losses.softmax_cross_entropy, encode_label=_label_id,
         decode=_argmax_label, serve=decoding.classification,
         ids_outputs=decoding.with_logits(decoding.classification)),
     "multilabel": _sentence_kind(
         "multilabel", has_labels=True,
+        hf_problem_type="multi_label_classification",
         build_head=_pooled_head(lambda task: len(task.labels)),
         loss=losses.sigmoid_cross_entropy, encode_label=_multi_hot,
         decode=_labels_over_threshold, serve=decoding.multilabel,
         ids_outputs=decoding.with_logits(decoding.multilabel)),
     "tagging": TaskKind(
-        "tagging", has_labels=True,
+        "tagging", has_labels=True, token_level=True,
+        hf_architecture="BertForTokenClassification", hf_problem_type=None,
         build_head=lambda task: heads.TokenHead(
             len(task.labels), task.head_dropout,
             variational_dropout=task.variational_dropout,

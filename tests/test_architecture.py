@@ -16,7 +16,7 @@ ALLOWED = {
     "data": {"leaf"},
     "model": {"leaf", "data"},
     "registry": {"leaf", "data", "model"},
-    "runs": {"leaf", "registry"},
+    "runs": {"leaf", "model", "registry"},
     "train": {"leaf", "data", "model", "registry", "runs"},
     "serve": {"leaf", "data", "model", "registry", "runs"},
     "study": {"leaf", "data", "model", "registry", "runs", "train", "serve"},

@@ -51,7 +51,7 @@ def test_table_covers_every_encoder_variable_once():
 def test_every_variable_is_assigned_from_its_tf1_name(bert_dir):
   weights = numpy_bert.random_tf1_weights(numpy_bert.TINY_CONFIG)
   encoder = build_bert_encoder(TINY)
-  checkpoints.load_tf1_checkpoint(encoder, _prefix(bert_dir), TINY)
+  checkpoints.load_checkpoint(encoder, _prefix(bert_dir), TINY)
   variables = checkpoints.encoder_variables(encoder)
   for mapping in checkpoints.tf1_variable_table(TINY):
     np.testing.assert_array_equal(
@@ -63,7 +63,7 @@ def test_query_kernel_is_split_by_head(bert_dir):
   # TF1 computes head n from columns n*D:(n+1)*D of the [H, H] kernel.
   weights = numpy_bert.random_tf1_weights(numpy_bert.TINY_CONFIG)
   encoder = build_bert_encoder(TINY)
-  checkpoints.load_tf1_checkpoint(encoder, _prefix(bert_dir), TINY)
+  checkpoints.load_checkpoint(encoder, _prefix(bert_dir), TINY)
   kernel = checkpoints.encoder_variables(encoder)[
       "transformer/layer_1/self_attention/query/kernel"].numpy()  # [H, N, D]
   tf1 = weights["bert/encoder/layer_1/attention/self/query/kernel"]  # [H, H]
@@ -74,7 +74,7 @@ def _assert_load_fails(folder, config, *named):
   encoder = build_bert_encoder(config)
   before = [w.copy() for w in encoder.get_weights()]
   with pytest.raises(CheckpointError) as error:
-    checkpoints.load_tf1_checkpoint(encoder, _prefix(folder), config)
+    checkpoints.load_checkpoint(encoder, _prefix(folder), config)
   for text in named:
     assert text in str(error.value)
   for old, new in zip(before, encoder.get_weights()):
@@ -134,7 +134,7 @@ def test_encoder_of_another_config_is_refused(bert_dir):
   encoder = build_bert_encoder(BertConfig.from_dict(
       {**numpy_bert.TINY_CONFIG, "num_hidden_layers": 1}))
   with pytest.raises(CheckpointError, match="transformer/layer_1/"):
-    checkpoints.load_tf1_checkpoint(encoder, _prefix(bert_dir), TINY)
+    checkpoints.load_checkpoint(encoder, _prefix(bert_dir), TINY)
 
 
 def test_vocab_size_mismatch_names_the_vocab_file():

@@ -156,10 +156,10 @@ def test_configs_tf1_bert_cannot_express_are_refused(tmp_path, change):
     convert_hf_to_tf1(input_dir, str(tmp_path / "tf1"))
 
 
-def test_missing_safetensors_names_the_file(tmp_path):
+def test_missing_safetensors_names_the_files_looked_for(tmp_path):
   input_dir = write_hf_dir(tmp_path, tiny_hf_weights())
   os.remove(tmp_path / "model.safetensors")
-  with pytest.raises(CheckpointError, match="model.safetensors"):
+  with pytest.raises(ConfigError, match="model.safetensors.*pytorch_model.bin"):
     convert_hf_to_tf1(input_dir, str(tmp_path / "tf1"))
 
 
@@ -178,3 +178,11 @@ def test_command_line(tmp_path):
   done = _run_cli(f"--input_dir={input_dir}", "--output_dir=x", "--ouput=y")
   assert done.returncode != 0
   assert "ouput" in done.stderr
+  os.remove(os.path.join(input_dir, "model.safetensors"))
+  done = _run_cli(f"--input_dir={input_dir}", f"--output_dir={tmp_path}")
+  assert done.returncode == 1
+  assert done.stderr.splitlines()[-1:] == [
+      f"convert_checkpoint: {input_dir}: no weights found: neither a TF1 "
+      "checkpoint (bert_model.ckpt.index) nor model.safetensors, "
+      "model.safetensors.index.json, pytorch_model.bin, "
+      "pytorch_model.bin.index.json"]

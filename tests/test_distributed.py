@@ -89,9 +89,17 @@ def _assert_same_run(run_a, run_b, tolerance=TOLERANCE):
         step, losses_a[step], losses_b[step])
   weights_a, weights_b = _final_weights(run_a), _final_weights(run_b)
   assert weights_a.keys() == weights_b.keys() and len(weights_a) > 20
-  worst = max(float(np.max(np.abs(weights_a[n] - weights_b[n])))
-              for n in weights_a)
-  assert worst <= tolerance, worst
+  by_part = {}  # "encoder" or "heads/<task>" -> largest difference
+  for name in weights_a:
+    part = "/".join(name.split("/")[:2]) if name.startswith("heads/") else (
+        "encoder")
+    by_part[part] = max(by_part.get(part, 0.0), float(
+        np.max(np.abs(weights_a[name] - weights_b[name]))))
+  loss_gap = max(abs(losses_a[s][1] - losses_b[s][1]) for s in losses_a)
+  print(f"{os.path.basename(os.path.dirname(run_b))}: largest weight "
+        f"difference {by_part}, largest loss difference {loss_gap:.2e}")
+  worst = max(by_part.values())
+  assert worst <= tolerance, by_part
   return worst
 
 

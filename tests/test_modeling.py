@@ -13,7 +13,7 @@ import tensorflow as tf
 import tf_keras
 
 from bluebert_mtl.model import modeling
-from bluebert_mtl.model.checkpoints import load_tf1_checkpoint
+from bluebert_mtl.model.checkpoints import load_checkpoint
 from bluebert_mtl.config import BertConfig
 from bluebert_mtl.errors import ConfigError
 import numpy_bert
@@ -32,7 +32,7 @@ def _loaded_encoder(tmp_path, config_dict):
   _, weights = numpy_bert.write_tiny_bert_dir(str(tmp_path), config_dict)
   config = BertConfig.from_dict(config_dict)
   encoder = modeling.build_bert_encoder(config)
-  load_tf1_checkpoint(encoder, str(tmp_path / "bert_model.ckpt"), config)
+  load_checkpoint(encoder, str(tmp_path / "bert_model.ckpt"), config)
   return encoder, weights
 
 

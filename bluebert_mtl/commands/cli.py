@@ -11,15 +11,17 @@ ones where one exists (`--data_dir --bert_config_file --init_checkpoint
 unknown flags (the original silently ignored them).
 """
 
+import contextlib
 import dataclasses
 import typing
 from typing import List, Sequence
 
 from absl import flags
 
+from bluebert_mtl.model import checkpoints
 from bluebert_mtl import tasks as tasks_lib
 from bluebert_mtl.config import BertFiles, TrainConfig
-from bluebert_mtl.errors import ConfigError
+from bluebert_mtl.errors import BlueBertError, ConfigError
 
 _REQUIRED = ("tasks", "data_dir", "output_dir")
 
@@ -28,10 +30,15 @@ def define_bert_flags():
   """The encoder's files: the original three flags or one folder."""
   flags.DEFINE_string("bert_dir", None,
                       "Folder holding bert_config.json, bert_model.ckpt.* and "
-                      "vocab.txt; stands for the three flags below.")
-  flags.DEFINE_string("bert_config_file", None, "bert_config.json.")
+                      "vocab.txt, or a Hugging Face BERT folder (config.json, "
+                      "model.safetensors or pytorch_model.bin, vocab.txt); "
+                      "stands for the three flags below.")
+  flags.DEFINE_string("bert_config_file", None,
+                      "bert_config.json (or a Hugging Face config.json).")
   flags.DEFINE_string("init_checkpoint", None,
-                      "TF1 BERT checkpoint prefix (bert_model.ckpt) or folder.")
+                      "TF1 BERT checkpoint prefix (bert_model.ckpt) or folder, "
+                      "or a Hugging Face / PyTorch weight file (*.safetensors, "
+                      "*.index.json, pytorch_model.bin, an MT-BlueBERT .pt).")
   flags.DEFINE_string("vocab_file", None, "vocab.txt of the checkpoint.")
 
 
@@ -89,9 +96,23 @@ def _loss_weights(pairs: Sequence[str], task_names: Sequence[str]):
   return tuple(weights)
 
 
+@contextlib.contextmanager
+def one_line_errors(program: str):
+  """Bad input (a `BlueBertError`) inside stops the program with one line,
+  `program: message` (naming the file and line, key or flag), and exit
+  status 1 instead of a traceback."""
+  try:
+    yield
+  except BlueBertError as e:
+    raise SystemExit(f"{program}: {e}") from e
+
+
 def bert_files_from_flags(flag_values) -> BertFiles:
-  return BertFiles.resolve(flag_values.bert_dir, flag_values.bert_config_file,
-                           flag_values.init_checkpoint, flag_values.vocab_file)
+  """The encoder's files, with --do_lower_case checked against them."""
+  files = BertFiles.resolve(flag_values.bert_dir, flag_values.bert_config_file,
+                            flag_values.init_checkpoint, flag_values.vocab_file)
+  checkpoints.check_casing(files.vocab_file, flag_values.do_lower_case)
+  return files
 
 
 def tasks_from_flags(flag_values) -> List:

@@ -1,14 +1,19 @@
-"""Writes a Hugging Face BERT (safetensors) as an original TF1 BERT checkpoint.
+"""Writes a Hugging Face BERT folder as an original TF1 BERT checkpoint.
 
   python -m bluebert_mtl.commands.convert_checkpoint --input_dir=HF_MODEL_DIR \
       --output_dir=OUT
 
-What is read and written: `bluebert_mtl.model.hf_checkpoint`.
+HF_MODEL_DIR holds config.json, vocab.txt and model.safetensors, sharded
+safetensors (model.safetensors.index.json) or pytorch_model.bin. Training
+does not need this step (--bert_dir takes the folder itself). What is read
+and written: `bluebert_mtl.model.hf_checkpoint`. Bad input stops with one
+line naming the file (and key).
 """
 
 from absl import app
 from absl import flags
 
+from bluebert_mtl.commands import cli
 from bluebert_mtl.model import hf_checkpoint
 
 FLAGS = flags.FLAGS
@@ -16,7 +21,8 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   flags.DEFINE_string("input_dir", None, "Hugging Face BERT folder: "
-                      "config.json, model.safetensors, vocab.txt.")
+                      "config.json, vocab.txt and model.safetensors (or "
+                      "sharded, or pytorch_model.bin).")
   flags.DEFINE_string("output_dir", None, "Folder for the TF1 checkpoint.")
   flags.mark_flags_as_required(["input_dir", "output_dir"])
 
@@ -24,7 +30,8 @@ def define_flags():
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  hf_checkpoint.convert_hf_to_tf1(FLAGS.input_dir, FLAGS.output_dir)
+  with cli.one_line_errors("convert_checkpoint"):
+    hf_checkpoint.convert_hf_to_tf1(FLAGS.input_dir, FLAGS.output_dir)
 
 
 def run():

@@ -18,7 +18,7 @@ serving them: docs/serving.md.
 from absl import app
 from absl import flags
 
-from bluebert_mtl.errors import BlueBertError
+from bluebert_mtl.commands import cli
 from bluebert_mtl.serve import export
 
 FLAGS = flags.FLAGS
@@ -43,12 +43,10 @@ def define_flags():
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  try:
+  with cli.one_line_errors("export_savedmodel.py"):
     folders = export.export_run(
         FLAGS.model_dir, FLAGS.export_dir, FLAGS.tasks, version=FLAGS.version,
         overwrite=FLAGS.overwrite, ids_only=FLAGS.ids_only)
-  except BlueBertError as e:
-    raise SystemExit(f"export_savedmodel.py: {e}") from e
   print("\n".join(folders))
 
 

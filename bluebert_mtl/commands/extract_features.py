@@ -9,7 +9,9 @@ Input and output formats: `bluebert_mtl.serve.extract_features`.
 from absl import app
 from absl import flags
 
+from bluebert_mtl.commands import cli
 from bluebert_mtl.config import BertFiles
+from bluebert_mtl.model import checkpoints
 from bluebert_mtl.serve import extract_features
 
 FLAGS = flags.FLAGS
@@ -17,7 +19,8 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   flags.DEFINE_string("bert_dir", None, "Folder of a BERT download: "
-                      "bert_config.json, vocab.txt, bert_model.ckpt.*.")
+                      "bert_config.json, vocab.txt, bert_model.ckpt.*; or a "
+                      "Hugging Face BERT folder.")
   flags.DEFINE_string("bert_config_file", None, "bert_config.json.")
   flags.DEFINE_string("init_checkpoint", None, "TF1 checkpoint prefix.")
   flags.DEFINE_string("vocab_file", None, "vocab.txt.")
@@ -36,6 +39,7 @@ def main(argv):
   f = FLAGS
   files = BertFiles.resolve(f.bert_dir, f.bert_config_file, f.init_checkpoint,
                             f.vocab_file)
+  checkpoints.check_casing(files.vocab_file, f.do_lower_case)
   extract_features.extract_features(files, f.input_file, f.output_file,
                                     f.do_lower_case, f.max_seq_length,
                                     f.batch_size)
@@ -43,7 +47,8 @@ def main(argv):
 
 def run():
   define_flags()
-  app.run(main)
+  with cli.one_line_errors("extract_features"):
+    app.run(main)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from absl import app
 from absl import flags
 
 from bluebert_mtl.commands import cli
+from bluebert_mtl.model import checkpoints
 from bluebert_mtl.study import finetune
 from bluebert_mtl.train import start as start_lib
 
@@ -52,6 +53,7 @@ def main(argv):
   tasks = cli.tasks_from_flags(FLAGS)
   start = start_lib.resolve_start(FLAGS.bert_dir, FLAGS.bert_config_file,
                                   FLAGS.init_checkpoint, FLAGS.vocab_file)
+  checkpoints.check_casing(start.bert_files.vocab_file, FLAGS.do_lower_case)
   keep = [name for name in finetune.RECIPE_FIELDS if FLAGS[name].present]
   seeds = [int(s) for s in FLAGS.seeds]
   for task in tasks:
@@ -61,7 +63,8 @@ def main(argv):
 
 def run():
   define_flags()
-  app.run(main)
+  with cli.one_line_errors("run_finetune.py"):
+    app.run(main)
 
 
 if __name__ == "__main__":

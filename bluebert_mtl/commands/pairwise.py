@@ -14,6 +14,7 @@ from absl import app
 from absl import flags
 
 from bluebert_mtl.commands import cli
+from bluebert_mtl.model import checkpoints
 from bluebert_mtl.train import start as start_lib
 from bluebert_mtl.study import pairwise
 
@@ -40,10 +41,11 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   f = FLAGS
   config = cli.train_config_from_flags(f)
+  start = start_lib.resolve_start(f.bert_dir, f.bert_config_file,
+                                  f.init_checkpoint, f.vocab_file)
+  checkpoints.check_casing(start.bert_files.vocab_file, f.do_lower_case)
   pairwise.run_pairwise(
-      config, start_lib.resolve_start(f.bert_dir, f.bert_config_file,
-                                      f.init_checkpoint, f.vocab_file),
-      cli.tasks_from_flags(f),
+      config, start, cli.tasks_from_flags(f),
       f.baseline_dir or os.path.join(f.output_dir, "single"),
       f.threshold, f.split, f.max_new_pairs)
   for name in (pairwise.DELTAS_CSV, pairwise.DELTAS_MD, pairwise.GRAPH_PNG):
@@ -52,7 +54,8 @@ def main(argv):
 
 def run():
   define_flags()
-  app.run(main)
+  with cli.one_line_errors("pairwise"):
+    app.run(main)
 
 
 if __name__ == "__main__":

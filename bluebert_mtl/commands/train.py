@@ -36,7 +36,8 @@ def main(argv):
 
 def run():
   define_flags()
-  app.run(main)
+  with cli.one_line_errors("run_mtl.py"):
+    app.run(main)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Loads original TF1 BERT / BlueBERT checkpoints into the encoder.
+"""Loads BERT / BlueBERT checkpoints into the encoder: TF1 or Hugging Face.
 
 Dims key:
   H: hidden size.
@@ -11,13 +11,19 @@ Dims key:
 
 `tf1_variable_table` is the whole mapping: one row per TF1 variable
 (reference.md section 4.2), naming the encoder variable it fills and both
-shapes. Known extras of a pre-training checkpoint (Adam slots, `global_step`,
-the `cls/` heads) are skipped by rule; any other unmatched name is an error.
-Everything is read and checked before the first variable is assigned, so a bad
-checkpoint never leaves the encoder half-loaded.
+shapes. Every checkpoint is read through it by TF1 name, from a source: a TF1
+checkpoint (`TF1Source`) or a Hugging Face / PyTorch weight file
+(`hf_source.HFSource`, which finds each TF1 name's key), so both meet the
+same checks and errors. Known extras of a pre-training checkpoint (Adam
+slots, `global_step`, the `cls/` heads) are skipped by rule; any other
+unmatched name is an error. Everything is read and checked before the first
+variable is assigned, so a bad checkpoint never leaves the encoder
+half-loaded.
 """
 
 import dataclasses
+import json
+import os
 from typing import Dict, List, Optional, Tuple
 
 from absl import logging
@@ -29,6 +35,8 @@ from bluebert_mtl.config import BertConfig
 from bluebert_mtl.config import BertFiles
 from bluebert_mtl.errors import CheckpointError
 from bluebert_mtl.errors import ConfigError
+from bluebert_mtl.model import hf_source
+from bluebert_mtl.model import hf_weights
 from bluebert_mtl.model.modeling import build_bert_encoder
 from bluebert_mtl.tokenization import load_vocab
 
@@ -138,104 +146,143 @@ def encoder_variables(
   return variables
 
 
-def _open_checkpoint(checkpoint_prefix: str):
-  try:
-    return tf.train.load_checkpoint(checkpoint_prefix)
-  except (tf.errors.OpError, ValueError) as e:
-    raise CheckpointError(
-        f"{checkpoint_prefix}.index: cannot open the TF1 checkpoint: "
-        f"{e}") from e
-
-
-def _read_tensor(reader, checkpoint_prefix: str, name: str) -> np.ndarray:
-  # A missing or truncated `.data-*` file shows up only here: the reader
-  # raises OpError (e.g. DataLossError) or, for short reads, IndexError.
-  try:
-    return reader.get_tensor(name)
-  except (tf.errors.OpError, IndexError) as e:
-    raise CheckpointError(
-        f"{checkpoint_prefix}.data-*: cannot read variable {name}: "
-        f"{e}") from e
-
-
-def read_tf1_checkpoint(
-    checkpoint_prefix: str,
-    config: BertConfig) -> List[Tuple[VariableMapping, np.ndarray]]:
-  """Reads and checks every encoder variable of a TF1 checkpoint.
+class TF1Source:
+  """The variables of a TF1 checkpoint, by name (see `read_checkpoint`).
 
   Args:
     checkpoint_prefix: e.g. `DIR/bert_model.ckpt` (files `<prefix>.index`,
       `<prefix>.data-*`).
-    config: the architecture the checkpoint must have.
+
+  Raises:
+    CheckpointError: naming `<prefix>.index`, when it cannot be opened.
+  """
+
+  optional = frozenset()  # A TF1 BERT checkpoint holds every variable.
+
+  def __init__(self, checkpoint_prefix: str):
+    self.prefix = checkpoint_prefix
+    self.where = f"{checkpoint_prefix}.index"
+    try:
+      self._reader = tf.train.load_checkpoint(checkpoint_prefix)
+    except (tf.errors.OpError, ValueError) as e:
+      raise CheckpointError(
+          f"{self.where}: cannot open the TF1 checkpoint: {e}") from e
+    self._shapes = self._reader.get_variable_to_shape_map()
+
+  def describe(self, tf1_name: str) -> str:
+    return f"variable {tf1_name}"
+
+  def shape(self, tf1_name: str) -> Optional[Tuple[int, ...]]:
+    shape = self._shapes.get(tf1_name)
+    return None if shape is None else tuple(shape)
+
+  def read(self, tf1_name: str) -> np.ndarray:
+    # A missing or truncated `.data-*` file shows up only here: the reader
+    # raises OpError (e.g. DataLossError) or, for short reads, IndexError.
+    try:
+      return self._reader.get_tensor(tf1_name)
+    except (tf.errors.OpError, IndexError) as e:
+      raise CheckpointError(
+          f"{self.prefix}.data-*: cannot read variable {tf1_name}: "
+          f"{e}") from e
+
+  def unexpected(self, tf1_names) -> List[str]:
+    """Variables neither in `tf1_names` nor skipped by rule, sorted."""
+    return [f"variable {name}" for name in sorted(self._shapes)
+            if name not in tf1_names and not is_skipped(name)]
+
+
+def open_source(checkpoint: str):
+  """The weight source of a checkpoint path: a TF1 prefix (`TF1Source`), or
+  a Hugging Face / PyTorch weight file or index (`hf_source.HFSource`)."""
+  if hf_weights.is_weight_file(checkpoint):
+    return hf_source.HFSource(checkpoint)
+  return TF1Source(checkpoint)
+
+
+def read_checkpoint(
+    source, config: BertConfig) -> List[Tuple[VariableMapping, np.ndarray]]:
+  """Reads and checks every encoder variable of a weight source.
+
+  Args:
+    source: a `TF1Source` or `hf_source.HFSource`: `where` (the file errors
+      name), `describe`, `shape` and `read` by TF1 name, `unexpected` and
+      `optional` (names it may lack).
+    config: the architecture the weights must have.
 
   Returns:
     (mapping, float32 array in `mapping.encoder_shape`) for every row of
-    `tf1_variable_table(config)`.
+    `tf1_variable_table(config)` the source holds: all of them but absent
+    `source.optional` ones (logged; their encoder variables keep BERT's
+    initialisation).
 
   Raises:
-    CheckpointError: naming the file and the variable, when the checkpoint
-      cannot be opened or read, lacks a variable, holds a name that is
-      neither mapped nor skipped by rule, or has a shape `config` disagrees
-      with.
+    CheckpointError: naming the file and the variable (or key), when the
+      source cannot be read, lacks a variable, holds a name that is neither
+      mapped nor skipped by rule, or has a shape `config` disagrees with.
   """
-  reader = _open_checkpoint(checkpoint_prefix)
-  shapes = reader.get_variable_to_shape_map()
   table = tf1_variable_table(config)
-  index_file = f"{checkpoint_prefix}.index"
-  for mapping in table:
-    if mapping.tf1_name not in shapes:
+  absent = [m for m in table if source.shape(m.tf1_name) is None]
+  for mapping in absent:
+    if mapping.tf1_name not in source.optional:
       raise CheckpointError(
-          f"{index_file}: variable {mapping.tf1_name} is missing (needed for "
-          f"encoder variable {mapping.encoder_name})")
-  mapped = {mapping.tf1_name for mapping in table}
-  unexpected = sorted(name for name in shapes
-                      if name not in mapped and not is_skipped(name))
+          f"{source.where}: {source.describe(mapping.tf1_name)} is missing "
+          f"(needed for encoder variable {mapping.encoder_name})")
+  unexpected = source.unexpected({mapping.tf1_name for mapping in table})
   if unexpected:
     raise CheckpointError(
-        f"{index_file}: variable {unexpected[0]} is not part of a BERT encoder "
-        f"with {config.num_hidden_layers} layers ({len(unexpected)} unexpected "
+        f"{source.where}: {unexpected[0]} is not part of a BERT encoder with "
+        f"{config.num_hidden_layers} layers ({len(unexpected)} unexpected "
         f"names: {', '.join(unexpected[:4])}{', ...' * (len(unexpected) > 4)})")
+  if absent:
+    logging.info("%s: no %s: initialised as BERT does (truncated normal, "
+                 "stddev %g; zero bias)", source.where,
+                 ", ".join(m.tf1_name for m in absent),
+                 config.initializer_range)
   values = []
   for mapping in table:
-    if tuple(shapes[mapping.tf1_name]) != mapping.tf1_shape:
+    if mapping in absent:
+      continue
+    shape = source.shape(mapping.tf1_name)
+    if shape != mapping.tf1_shape:
       raise CheckpointError(
-          f"{index_file}: variable {mapping.tf1_name} has shape "
-          f"{list(shapes[mapping.tf1_name])} but the BERT config gives "
-          f"{list(mapping.tf1_shape)}")
-    value = _read_tensor(reader, checkpoint_prefix, mapping.tf1_name)
+          f"{source.where}: {source.describe(mapping.tf1_name)} has shape "
+          f"{list(shape)} but the BERT config gives {list(mapping.tf1_shape)}")
+    value = source.read(mapping.tf1_name)
     values.append((mapping, value.astype(np.float32).reshape(
         mapping.encoder_shape)))
   return values
 
 
-def load_tf1_checkpoint(encoder: tf_keras.layers.Layer, checkpoint_prefix: str,
-                        config: BertConfig) -> None:
-  """Assigns every variable of `encoder` from an original TF1 checkpoint.
+def load_checkpoint(encoder: tf_keras.layers.Layer, checkpoint: str,
+                    config: BertConfig) -> None:
+  """Assigns the variables of `encoder` from a checkpoint.
 
   Args:
     encoder: a layer made by `modeling.build_bert_encoder(config)`.
-    checkpoint_prefix: e.g. `DIR/bert_model.ckpt`.
+    checkpoint: a TF1 prefix (e.g. `DIR/bert_model.ckpt`) or a Hugging Face
+      / PyTorch weight file (`open_source`).
     config: the architecture of `encoder` and of the checkpoint.
 
   Raises:
-    CheckpointError: see `read_tf1_checkpoint`, or `encoder` lacks or has
-      more variables than `config` implies; the encoder is then untouched.
+    CheckpointError: see `read_checkpoint`, or `encoder` lacks or has more
+      variables than `config` implies; the encoder is then untouched.
   """
-  values = read_tf1_checkpoint(checkpoint_prefix, config)
+  values = read_checkpoint(open_source(checkpoint), config)
   variables = encoder_variables(encoder)
   expected = {(mapping.encoder_name, mapping.encoder_shape)
-              for mapping, _ in values}
+              for mapping in tf1_variable_table(config)}
   actual = {(name, tuple(v.shape)) for name, v in variables.items()}
   mismatched = sorted(actual ^ expected)
   if mismatched:
     raise CheckpointError(
-        f"{checkpoint_prefix}: encoder {encoder.name} was not built from this "
+        f"{checkpoint}: encoder {encoder.name} was not built from this "
         f"BERT config: variable {mismatched[0][0]} has no counterpart of shape "
         f"{list(mismatched[0][1])} (all differing: {mismatched})")
   for mapping, value in values:
     variables[mapping.encoder_name].assign(value)
   logging.info("Loaded %d encoder variables from %s", len(values),
-               checkpoint_prefix)
+               checkpoint)
 
 
 def check_vocab_matches_config(vocab_size_from_vocab_file: int,
@@ -252,6 +299,55 @@ def check_vocab_matches_config(vocab_size_from_vocab_file: int,
         f"{vocab_file}: has {vocab_size_from_vocab_file} entries but the BERT "
         f"config says vocab_size={config.vocab_size}; use the vocab.txt that "
         "came with the checkpoint")
+
+
+# A vocab in which at least this share of the entries has an upper-case
+# letter is cased; one in which none has is uncased ([CLS]-style entries
+# aside).
+CASED_VOCAB_SHARE = 0.01
+
+
+def _tokenizer_lower_case(vocab_file: str) -> Optional[bool]:
+  """`do_lower_case` of the tokenizer_config.json beside `vocab_file` (a
+  Hugging Face folder), or None."""
+  path = os.path.join(os.path.dirname(vocab_file), "tokenizer_config.json")
+  if not os.path.isfile(path):
+    return None
+  try:
+    with open(path, encoding="utf-8") as f:
+      value = json.load(f).get("do_lower_case")
+  except (json.JSONDecodeError, AttributeError) as e:
+    raise ConfigError(f"{path}: not a JSON object ({e})") from e
+  return None if value is None else bool(value)
+
+
+def check_casing(vocab_file: str, do_lower_case: bool) -> None:
+  """Refuses a --do_lower_case the download contradicts.
+
+  Raises:
+    ConfigError: naming the file, when tokenizer_config.json beside
+      `vocab_file` says otherwise, or the vocab is uncased (no entry with an
+      upper-case letter: --nodo_lower_case would make every capitalised word
+      [UNK]) or cased (`CASED_VOCAB_SHARE`: lower-casing would leave those
+      entries unused) against `do_lower_case`.
+  """
+  flag = "--do_lower_case" if do_lower_case else "--nodo_lower_case"
+  wanted = _tokenizer_lower_case(vocab_file)
+  if wanted is not None and wanted != do_lower_case:
+    raise ConfigError(
+        f"{os.path.join(os.path.dirname(vocab_file), 'tokenizer_config.json')}"
+        f": do_lower_case={str(wanted).lower()}, but {flag} was given")
+  vocab = load_vocab(vocab_file)
+  cased = [token for token in vocab if token != token.lower() and
+           not (token.startswith("[") and token.endswith("]"))]
+  if do_lower_case and len(cased) >= CASED_VOCAB_SHARE * len(vocab):
+    raise ConfigError(f"{vocab_file}: a cased vocab ({len(cased)} entries "
+                      f"with upper case, e.g. {cased[0]!r}), but {flag} was "
+                      "given; give --nodo_lower_case")
+  if not do_lower_case and not cased:
+    raise ConfigError(f"{vocab_file}: an uncased vocab (no entry has an "
+                      f"upper-case letter), but {flag} was given; give "
+                      "--do_lower_case")
 
 
 def load_bert_encoder(
@@ -271,16 +367,16 @@ def load_bert_encoder(
   Raises:
     ConfigError: bert_config.json unusable or vocab.txt of another size.
     DataError: vocab.txt unreadable (see `tokenization.load_vocab`).
-    CheckpointError: see `load_tf1_checkpoint`.
+    CheckpointError: see `load_checkpoint`.
   """
-  config = BertConfig.from_json_file(files.config_file)
+  config = hf_source.read_bert_config(files.config_file)
   check_vocab_matches_config(len(load_vocab(files.vocab_file)), config,
                              files.vocab_file)
   encoder = build_bert_encoder(config)
   if weights_from_elsewhere:
     return config, encoder
   if files.checkpoint:
-    load_tf1_checkpoint(encoder, files.checkpoint, config)
+    load_checkpoint(encoder, files.checkpoint, config)
   else:
     logging.warning("No checkpoint given: the encoder has random weights")
   return config, encoder

@@ -4,6 +4,7 @@
     train_config.json          the run's TrainConfig
     start.json                 the checkpoint its encoder started from and
                                the SHA-256 of that checkpoint's .index file
+                               (Hugging Face: of its weight files)
     bert_config.json, vocab.txt  the encoder's architecture and vocabulary
     tasks.json                 the TaskSpecs trained (user tasks included)
     checkpoints/ckpt-N.*       resumable: encoder, heads, optimizer, state
@@ -25,13 +26,15 @@ import hashlib
 import json
 import os
 import shutil
-from typing import List, Optional, Sequence
+import tempfile
+from typing import Callable, List, Optional, Sequence
 
 from absl import logging
 import tensorflow as tf
 
 from bluebert_mtl.config import BOOKKEEPING_FIELDS, BertConfig, TrainConfig
 from bluebert_mtl.errors import CheckpointError, ConfigError
+from bluebert_mtl.model import hf_weights
 from bluebert_mtl.tasks import TaskSpec
 
 TRAIN_CONFIG = "train_config.json"
@@ -66,21 +69,55 @@ def _write_text(run_dir: str, name: str, text: str):
   os.replace(temporary, path)
 
 
+def replace_folder(folder: str, write: Callable[[str], None]) -> None:
+  """Makes `folder` whole or not at all: `write(path)` fills a fresh
+  temporary folder beside it, which then replaces `folder` (and whatever was
+  there), so no reader (a server, an export) ever sees half of it."""
+  parent = os.path.dirname(os.path.abspath(folder))
+  os.makedirs(parent, exist_ok=True)
+  temporary = tempfile.mkdtemp(prefix=f".{os.path.basename(folder)}-",
+                               dir=parent)
+  try:
+    write(temporary)
+    if os.path.exists(folder):
+      shutil.rmtree(folder)
+    os.replace(temporary, folder)
+  finally:
+    shutil.rmtree(temporary, ignore_errors=True)
+
+
 def _write_json(run_dir: str, name: str, value, sort_keys: bool = False):
   _write_text(run_dir, name, json.dumps(value, indent=2, sort_keys=sort_keys))
 
 
+def _sha256(paths: Sequence[str]) -> str:
+  digest = hashlib.sha256()
+  for path in paths:
+    if os.path.isfile(path):  # A missing shard is named when it is read.
+      with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 24), b""):
+          digest.update(block)
+  return digest.hexdigest()
+
+
 def start_record(checkpoint: Optional[str]) -> dict:
-  """start.json's content for an encoder started from the checkpoint prefix
-  `checkpoint` (None: random initialisation). The SHA-256 of its .index file
-  names the weights wherever they are copied to (the index holds every
-  tensor's CRC32C)."""
+  """start.json's content for an encoder started from `checkpoint` (None:
+  random initialisation). The SHA-256 of a TF1 prefix's .index file (the
+  index holds every tensor's CRC32C), or of a Hugging Face / PyTorch weight
+  file's bytes (of a sharded one's index and shards), names the weights
+  wherever they are copied to."""
+  if checkpoint and hf_weights.is_weight_file(checkpoint):
+    return {"checkpoint": checkpoint,
+            "weights_sha256": _sha256(hf_weights.weight_files(checkpoint))}
   index = f"{checkpoint}.index" if checkpoint else None
   digest = None
   if index and os.path.isfile(index):
-    with open(index, "rb") as f:
-      digest = hashlib.sha256(f.read()).hexdigest()
+    digest = _sha256([index])
   return {"checkpoint": checkpoint, "index_sha256": digest}
+
+
+def _start_digest(record: dict) -> Optional[str]:
+  return record.get("weights_sha256") or record.get("index_sha256")
 
 
 def write_run_files(run_dir: str, config: TrainConfig, bert_config_file: str,
@@ -148,10 +185,10 @@ def _start_difference(run_dir: str,
     return []
   run = _read_json(run_dir, START)
   now = start_record(start_checkpoint)
-  if run["index_sha256"] == now["index_sha256"]:
+  if _start_digest(run) == _start_digest(now):
     return []
   def named(record):
-    return f"{record['checkpoint']} (index sha256 {record['index_sha256']})"
+    return f"{record['checkpoint']} (sha256 {_start_digest(record)})"
   return [f"encoder start: {named(run)} != {named(now)}"]
 
 

@@ -60,9 +60,7 @@ entries past num_words are -1 too).
 """
 
 import os
-import shutil
-import tempfile
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from absl import logging
 import tensorflow as tf
@@ -123,19 +121,10 @@ def preprocess_function(task, preprocessor: Preprocessor) -> _Function:
 
 
 def _save(root: tf.Module, signatures: dict, folder: str) -> None:
-  """Saves a SavedModel into a fresh temporary folder, then moves it to
-  `folder` (replacing one), so a server never sees half a version."""
-  parent = os.path.dirname(folder)
-  os.makedirs(parent, exist_ok=True)
-  temporary = tempfile.mkdtemp(prefix=f".{os.path.basename(folder)}-",
-                               dir=parent)
-  try:
-    tf.saved_model.save(root, temporary, signatures=signatures)
-    if os.path.exists(folder):
-      shutil.rmtree(folder)
-    os.replace(temporary, folder)
-  finally:
-    shutil.rmtree(temporary, ignore_errors=True)
+  """Saves a SavedModel into `folder` whole (`run_dir.replace_folder`), so a
+  server never sees half a version."""
+  run_dir.replace_folder(folder, lambda path: tf.saved_model.save(
+      root, path, signatures=signatures))
   logging.info("Wrote %s", folder)
 
 
@@ -152,15 +141,21 @@ def _version_folders(export_dir: str, task_names: Sequence[str], version: int,
           for name in names]
 
 
-def _run_tasks(run_folder: str, task_names: Optional[Sequence[str]]):
-  """The run's `TaskSpec`s by name, and the names to export (all if None)."""
-  tasks = {t.name: t for t in run_dir.read_tasks(run_folder)}
+def select_tasks(folder: str, task_names: Optional[Sequence[str]]
+                 ) -> Tuple[Dict[str, object], List[str]]:
+  """(every TaskSpec of the run folder by name, the names of `task_names`
+  each once, all of them if None).
+
+  Raises:
+    ConfigError: a name that is not a task of the run.
+  """
+  tasks = {t.name: t for t in run_dir.read_tasks(folder)}
   task_names = list(dict.fromkeys(task_names or tasks))
   for name in task_names:
     if name not in tasks:
       raise ConfigError(
-          f"task {name!r} is not one of the run {run_folder} "
-          f"({os.path.join(run_folder, run_dir.TASKS)}: {', '.join(tasks)})")
+          f"task {name!r} is not one of the run {folder} "
+          f"({os.path.join(folder, run_dir.TASKS)}: {', '.join(tasks)})")
   return tasks, task_names
 
 
@@ -227,7 +222,7 @@ def export_run(model_dir: str, export_dir: str,
     raise ConfigError(f"--version must be a non-negative integer, got "
                       f"{version}")
   source = run_dir.RunSource.resolve(model_dir)
-  tasks, task_names = _run_tasks(source.run_dir, task_names)
+  tasks, task_names = select_tasks(source.run_dir, task_names)
   folders = _version_folders(export_dir, task_names, version, ids_only)
   _check_free(folders, version, overwrite)
   bert_config = BertConfig.from_json_file(
