@@ -238,8 +238,8 @@ class TrainConfig:
       "Share of all steps spent in linear warm-up.", 0.1)
   lr_schedule: str = option(
       "linear: the paper's warm-up then linear decay to 0; warmup_linear: "
-      "the released code's (drops at the warm-up boundary, reference.md "
-      "3.6).", "linear", choices=LR_SCHEDULES)
+      "the released code's (drops at the warm-up boundary, "
+      "docs/original_system.md §3.4).", "linear", choices=LR_SCHEDULES)
   optimizer: str = option(
       "adamax: the paper; bert_adam: the released code; adamw.", "adamax",
       choices=OPTIMIZERS)
@@ -249,7 +249,7 @@ class TrainConfig:
   grad_clipping: float = option(
       "Per-tensor gradient-norm clip inside the optimizer, "
       "--optimizer=bert_adam only (the released code's --grad_clipping, "
-      "reference.md 3.6; 0: none).", 0.0)
+      "docs/original_system.md §3.4; 0: none).", 0.0)
   sampler: str = option(
       "Which task each step trains; mtdnn = Algorithm 1.", "mtdnn",
       choices=SAMPLERS)
@@ -285,15 +285,15 @@ class TrainConfig:
       "Batch training examples of similar length: sorted within windows of "
       "datasets.SORT_WINDOW_BATCHES batches (less padding); "
       "--nolength_bucketing: random batches, as MT-BlueBERT's BatchGen "
-      "(reference.md 3.5).", True)
+      "(docs/original_system.md §3.3).", True)
   cache_dir: str = option("Feature cache folder (empty: none).", "",
                           bookkeeping=True)
   train_on_dev: bool = option(
       "Also train on dev, as MT-BlueBERT's code does (its dev scores are then "
-      "on training data; reference.md 3.5).", False)
+      "on training data; docs/original_system.md §3.3).", False)
   second_text_first: bool = option(
       "Pack pairs hypothesis-first, [CLS] b [SEP] a [SEP], as MT-BlueBERT's "
-      "code does (reference.md 3.3).", False)
+      "code does (docs/original_system.md §3.1).", False)
   head_dropout: float = option(
       "Dropout on each task head's input (paper: 0.1); a task definition "
       "file's `dropout` wins for its task. The encoder's dropout is "
@@ -301,7 +301,7 @@ class TrainConfig:
       "attention_probs_dropout_prob.", PAPER_HEAD_DROPOUT)
   variational_dropout: bool = option(
       "One dropout mask per row on NER heads, as MT-BlueBERT's code "
-      "(reference.md 3.4).", False)
+      "(docs/original_system.md §3.2).", False)
   log_every_steps: int = option(
       "TensorBoard logging every this many steps.", 10, bookkeeping=True)
 

@@ -1,7 +1,7 @@
 """The official BLUE metric of every task, in numpy, scored after the loop.
 
-Each function reproduces one BLUE evaluation script (`reference.md` §2)
-number for number and returns a dict ready for `json.dumps`:
+Each function reproduces one BLUE evaluation script (`docs/original_system.md`
+§2) number for number and returns a dict ready for `json.dumps`:
 
   {"metric": <function name>, "value": <headline float>, ...details}
 
@@ -271,7 +271,7 @@ def conlleval_chunk_f1(gold_tags: Sequence[Sequence[str]],
   micro over types; 0 where undefined (conlleval's convention).
 
   BLUE's official eval_ner.py scores character spans per document instead
-  (`reference.md` §2); that needs offsets and is not this function.
+  (`docs/original_system.md` §2); that needs offsets and is not this function.
 
   Args:
     gold_tags: per sentence, its gold tags ("O", "B", "I" or "B-TYPE",

@@ -1,9 +1,9 @@
 """The task registry: every BLUE task's reader, labels, kind, loss and metric.
 
-One `TaskSpec` per task, keyed as MT-BlueBERT keys them (reference.md 1.1,
-3.1). The kind (`task_kinds.py`) gives the head, loss and decoding; the
-format (`readers.py`) the file reader and prediction writer; the metric
-(`metrics.py`, below `METRICS`) the official BLUE score.
+One `TaskSpec` per task, keyed as MT-BlueBERT keys them (docs/original_system.md
+§1.1). The kind (`task_kinds.py`) gives the head, loss and decoding; the format
+(`readers.py`) the file reader and prediction writer; the metric (`metrics.py`,
+below `METRICS`) the official BLUE score.
 
   key              kind            format    metric (official BLUE)
   clinicalsts      regression      sts       pearson
@@ -102,8 +102,8 @@ class TaskSpec:
     labels: the label list in head order (tags for NER; HoC: aspect i is
       labels[i]; empty for regression).
     negative_label: the class F1 metrics leave out.
-    max_words: tagging: sentences longer than this are split (reference.md
-      3.7).
+    max_words: tagging: sentences longer than this are split
+      (docs/original_system.md §3.5).
     dropout: dropout on the head's input; None: the run's --head_dropout
       (`head_dropout`).
     variational_dropout: tagging: one dropout mask per row (MT code).

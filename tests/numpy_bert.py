@@ -126,7 +126,8 @@ TINY_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat",
 
 
 def tf1_encoder_shapes(config):
-  """TF1 name -> shape of every encoder variable (reference.md section 4.2)."""
+  """TF1 name -> shape of every encoder variable (docs/original_system.md
+  §4.2)."""
   h, i = config["hidden_size"], config["intermediate_size"]
   shapes = {
       "bert/embeddings/word_embeddings": (config["vocab_size"], h),

@@ -161,8 +161,8 @@ def test_cli_baseline_with_seeds_reports_mean_and_sd(tiny_bert_dir, tmp_path):
       per_seed[seed] = json.load(f)["clinicalsts"]
     with open(seed_dir / "train_config.json") as f:
       train_config = json.load(f)
-    # The given learning rate; clinicalsts' released 30 epochs (reference.md
-    # 3.8).
+    # The given learning rate; clinicalsts' released 30 epochs
+    # (docs/original_system.md §3.6).
     assert (train_config["seed"], train_config["num_train_epochs"],
             train_config["learning_rate"]) == (seed, 30, 1e-4)
     assert train_config["tasks"] == ["clinicalsts"]

@@ -28,7 +28,7 @@ def test_registry_holds_the_ten_blue_tasks_with_their_official_metrics():
       "shareclefe": ("tagging", "chunk_f1"),
       "hoc": ("multilabel", "hoc_f1"),
   }
-  # Label orders of reference.md 1.5 (negative class last).
+  # Label orders of docs/original_system.md §1.3 (negative class last).
   assert tasks.TASKS["chemprot"].labels[-1] == "false"
   assert tasks.TASKS["ddi2013-type"].labels == (
       "DDI-advise", "DDI-effect", "DDI-int", "DDI-mechanism", "DDI-false")

@@ -4,7 +4,7 @@ A second implementation of single-task fine-tuning, to run side by side with
 the TensorFlow port (run_finetune.py) and check that the port learns as well.
 It shares no code with bluebert_mtl: the readers, the tokenization, the
 metrics and the loop are written here from the data files and the BLUE
-reference (docs/reference.md sections 1, 2 and 3); the model, the losses and
+reference (docs/original_system.md §1, §2, §3); the model, the losses and
 the optimizer step are those of `torch_mt` (transformers.BertModel, Adamax with
 decoupled weight decay, global clip, linear warm-up then linear decay).
 
@@ -51,7 +51,7 @@ and the batches shuffled (the port's default batching, to compare); one
 official metric; the weights of the best dev epoch (the first of equals) are
 kept in memory and score test at the end. Without --num_train_epochs or
 --learning_rate a task uses its released fine-tuning recipe
-(run_blue_fine_tune.sh, reference.md 3.8).
+(run_blue_fine_tune.sh, docs/original_system.md §3.6).
 
 Output, as run_finetune.py's (bluebert_mtl.study.report reads it):
 

@@ -48,8 +48,8 @@ class Features:
 def truncate_pair(ids_a: List[int], ids_b: List[int], max_tokens: int):
   """Truncates a pair longest-first in place until it fits `max_tokens`.
 
-  As BERT and MT-BlueBERT do (reference.md 3.3): while the pair is too long,
-  pop the last token of the longer sequence (b when they are equal).
+  As BERT and MT-BlueBERT do (docs/original_system.md §3.1): while the pair is
+  too long, pop the last token of the longer sequence (b when they are equal).
   """
   while len(ids_a) + len(ids_b) > max_tokens:
     if len(ids_a) > len(ids_b):
@@ -90,10 +90,10 @@ def split_long_sentence(example, max_words: int = 30) -> list:
   """Splits a tagged sentence of more than `max_words` words as the original.
 
   MT-BlueBERT (`blue_prepro_std.py`) and TF1 BlueBERT (BC5CDR) cut long NER
-  sentences (reference.md 3.7): take the tags of the first `max_words` words,
-  drop tags from the end up to and including the last `O`, and cut just after
-  that `O` (after 1 word where there is none). Repeat on the rest. Unlabelled
-  sentences are cut every `max_words` words.
+  sentences (docs/original_system.md §3.5): take the tags of the first
+  `max_words` words, drop tags from the end up to and including the last `O`,
+  and cut just after that `O` (after 1 word where there is none). Repeat on the
+  rest. Unlabelled sentences are cut every `max_words` words.
 
   Args:
     example: a `TaggedExample`.
@@ -190,7 +190,7 @@ def featurize_sentences(examples, tokenizer, max_seq_length: int,
     encode_label: function label -> encoded label (module docstring); called
       only on labelled examples.
     second_text_first: pack `[CLS] b [SEP] a [SEP]`, as MT-BlueBERT's code
-      does for pairs (hypothesis first, reference.md 3.3).
+      does for pairs (hypothesis first, docs/original_system.md §3.1).
 
   Returns:
     list of `Features`, in the order of `examples`.

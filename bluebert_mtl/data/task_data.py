@@ -1,9 +1,10 @@
 """One task's data, from files to features, for every split it has.
 
 files -> examples (the task's reader) -> pieces (NER sentences of more than
-30 words split, reference.md 3.7) -> features (cached) -> `tf.data` batches
-(`datasets.py`); predictions go back the same way: model outputs -> labels
-of pieces -> labels of examples -> prediction files mirroring the gold ones.
+30 words split, docs/original_system.md §3.5) -> features (cached) -> `tf.data`
+batches (`datasets.py`); predictions go back the same way: model outputs ->
+labels of pieces -> labels of examples -> prediction files mirroring the gold
+ones.
 """
 
 import dataclasses

@@ -10,7 +10,7 @@ Dims key:
   S: type_vocab_size.
 
 `tf1_variable_table` is the whole mapping: one row per TF1 variable
-(reference.md section 4.2), naming the encoder variable it fills and both
+(docs/original_system.md §4.2), naming the encoder variable it fills and both
 shapes. Every checkpoint is read through it by TF1 name, from a source: a TF1
 checkpoint (`TF1Source`) or a Hugging Face / PyTorch weight file
 (`hf_source.HFSource`, which finds each TF1 name's key), so both meet the
@@ -40,7 +40,7 @@ from bluebert_mtl.model import hf_weights
 from bluebert_mtl.model.modeling import build_bert_encoder
 from bluebert_mtl.tokenization import load_vocab
 
-# Checkpoint names the encoder does not use (reference.md section 4.2).
+# Checkpoint names the encoder does not use (docs/original_system.md §4.2).
 SKIPPED_SUFFIXES = ("/adam_m", "/adam_v")  # Adam slots of every variable.
 SKIPPED_NAMES = ("global_step",)
 SKIPPED_PREFIXES = ("cls/",)  # masked-LM and next-sentence heads.

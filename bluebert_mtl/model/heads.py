@@ -64,8 +64,9 @@ class TokenHead(tf_keras.layers.Layer):
     num_outputs: C, the number of tags.
     dropout_rate: dropout on the sequence output.
     variational_dropout: one dropout mask per row shared by all positions,
-      as MT-BlueBERT's code does by default (`--vb_dropout`, reference.md
-      3.4); the paper describes plain dropout, which is the default here.
+      as MT-BlueBERT's code does by default (`--vb_dropout`,
+      docs/original_system.md §3.2); the paper describes plain dropout, which is
+      the default here.
 
   Call: encoder outputs dict -> float32 [B, T, C].
   """

@@ -6,7 +6,7 @@ of `hf_weights` (safetensors, sharded or not, pytorch_model.bin), keys with
 or without the `bert.` prefix, task heads skipped. The output holds what a
 BlueBERT download holds: `bert_config.json`, `bert_model.ckpt.index`,
 `bert_model.ckpt.data-00000-of-00001`, `checkpoint` and `vocab.txt`, with the
-TF1 variable names of reference.md section 4.2. The demo and benchmarks use
+TF1 variable names of docs/original_system.md §4.2. The demo and benchmarks use
 it to turn the MiniLM package into a BlueBERT stand-in. Training needs no
 conversion: `--bert_dir` takes the Hugging Face folder itself.
 """

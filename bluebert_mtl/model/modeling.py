@@ -9,7 +9,7 @@ Dims key:
   V: vocabulary size.
 
 `build_bert_encoder` returns `official.nlp.modeling.networks.BertEncoderV2`
-with BlueBERT's math (reference.md section 4.1): post-LN blocks, LayerNorm
+with BlueBERT's math (docs/original_system.md §4.1): post-LN blocks, LayerNorm
 epsilon 1e-12, exact erf GELU, dense(H) + tanh pooler on position 0. Its layer
 names are what `checkpoints.py` maps the TF1 variable names onto.
 

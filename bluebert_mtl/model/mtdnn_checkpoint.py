@@ -4,11 +4,11 @@ Dims: H hidden, C a head's classes (ours), K the same head's classes in
 MT-BlueBERT.
 
 MT-BlueBERT saves `torch.save({"state": state_dict, "config": ..., ...})`
-(reference.md 3.4, 3.8; docs/huggingface.md): the encoder under `bert.*`,
-which `hf_source.HFSource` reads like any PyTorch BERT (so `--bert_dir` /
-`--init_checkpoint` take the file as it is), and one linear head per
-training task, `scoring_list.<i>.weight` float32 [K, H] and `.bias` [K], i in
-the order of its `--train_datasets`. The file does not name the tasks: the
+(docs/original_system.md §3.2, §3.6; docs/huggingface.md): the encoder under
+`bert.*`, which `hf_source.HFSource` reads like any PyTorch BERT (so
+`--bert_dir` / `--init_checkpoint` take the file as it is), and one linear head
+per training task, `scoring_list.<i>.weight` float32 [K, H] and `.bias` [K], i
+in the order of its `--train_datasets`. The file does not name the tasks: the
 caller lists them in that order.
 
 Head rows follow MT-BlueBERT's label order (`MTDNN_LABELS`, its

@@ -8,8 +8,8 @@ Dims: B batch, T sequence, H hidden, C outputs of a head.
     -> one head per task -> outputs {task key: float32 logits / scores}
 
 Encoder and heads are saved apart: `encoder_checkpoint` holds the encoder
-alone (the paper's "strip" of MT-DNN, reference.md 3.8), `model_checkpoint`
-the encoder and every head.
+alone (the paper's "strip" of MT-DNN, docs/original_system.md §3.6),
+`model_checkpoint` the encoder and every head.
 """
 
 from typing import Dict, Sequence

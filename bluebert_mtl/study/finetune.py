@@ -1,7 +1,7 @@
 """Single-task fine-tuning: MT-BlueBERT-Fine-Tune and the BlueBERT baseline.
 
-One code path serves both stages of the paper (reference.md 3.8); only the
-start differs (`train/start.py`): MT-BlueBERT-Fine-Tune starts from the
+One code path serves both stages of the paper (docs/original_system.md §3.6);
+only the start differs (`train/start.py`): MT-BlueBERT-Fine-Tune starts from the
 encoder of a multi-task run with a fresh head, the baseline from an original
 BlueBERT checkpoint.
 
@@ -37,7 +37,7 @@ class Recipe:
   grad_clipping: float = 0.0
 
 
-# `run_blue_fine_tune.sh:21-94` (reference.md 3.8); MedNLI's second,
+# `run_blue_fine_tune.sh:21-94` (docs/original_system.md §3.6); MedNLI's second,
 # unreachable branch (5e-5) is ignored.
 RECIPES: Dict[str, Recipe] = {
     "clinicalsts": Recipe(30, 5e-5),

@@ -15,7 +15,7 @@ and `pairwise.py` write beside results.json; folders without one show "-".
 The report (--output, e.g. results.md) holds, for the official test metric of
 each task: the paper's Table 2 (clinical tasks), Table 3 (biomedical tasks)
 and Table 6 (all eight), each run beside the published numbers
-(reference.md section 6); the tasks outside the paper's eight; each run
+(docs/original_system.md §5); the tasks outside the paper's eight; each run
 folder's wall time and that of every run in it (task, seed, pair). The CSV
 beside it (same name, .csv) has one row per number.
 """

@@ -9,7 +9,7 @@ tasks.json, final/weights), they export (`export_savedmodel.py`,
 no results.json: nothing was scored here.
 
 train_config.json records what MT-BlueBERT's released code did where it
-changes inference or is known (reference.md 3.3-3.6): pairs packed
+changes inference or is known (docs/original_system.md §3.1-3.6): pairs packed
 hypothesis-first, variational NER dropout, BertAdam with warmup_linear and
 per-tensor clipping 1, train+dev, random batches, seed 2018.
 """

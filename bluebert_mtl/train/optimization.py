@@ -1,6 +1,6 @@
 """Learning-rate schedule, optimizers and gradient clipping for training.
 
-Two recipes exist (reference.md §3.6, §6):
+Two recipes exist (docs/original_system.md §3.4):
   paper (MT-BlueBERT §4.2): Adamax, lr 5e-5, linear decay with warm-up over
     the first 10 % of the steps, weight decay 0.01, gradient norm clipped at 1;
   released code (`run_blue_*.sh`): `pytorch_pretrained_bert` BertAdam with the
@@ -46,7 +46,7 @@ import tf_keras
 from bluebert_mtl.config import LR_SCHEDULES, OPTIMIZERS
 from bluebert_mtl.errors import ConfigError
 
-# `--adam_eps` of MT-BlueBERT and ε of BertAdam (reference.md §3.6, §3.9).
+# `--adam_eps` of MT-BlueBERT and ε of BertAdam (docs/original_system.md §3.4).
 ADAM_EPSILON = 1e-6
 
 # Weight decay is not applied to variables whose name matches one of these.
@@ -76,7 +76,7 @@ def _warmup_then_decay(step, peak_learning_rate, total_steps, warmup_steps,
 
 @tf_keras.saving.register_keras_serializable(package="bluebert_mtl")
 class WarmupLinearDecay(tf_keras.optimizers.schedules.LearningRateSchedule):
-  """Linear warm-up from 0, then linear decay (reference.md §3.6, §6).
+  """Linear warm-up from 0, then linear decay (docs/original_system.md §3.4).
 
   With peak η, T = total_steps, w = warmup_steps and t the 0-based step:
 
@@ -146,9 +146,9 @@ class WarmupLinearDecay(tf_keras.optimizers.schedules.LearningRateSchedule):
 class BertAdam(tf_keras.optimizers.Optimizer):
   """Adam without bias correction: `pytorch_pretrained_bert` 0.6.0 BertAdam.
 
-  The optimizer of the released MT-BlueBERT scripts (reference.md §3.6). For
-  each variable θ with gradient g (after the optional global clipping of the
-  base class):
+  The optimizer of the released MT-BlueBERT scripts (docs/original_system.md
+  §3.4). For each variable θ with gradient g (after the optional global clipping
+  of the base class):
 
     g ← g · c / max(‖g‖₂, c)            if per_tensor_clipnorm c is set
     m ← β1·m + (1 − β1)·g
@@ -228,7 +228,7 @@ _OPTIMIZERS = {
     # u = max(β2·u, |g|); MT-DNN's own Adamax (`module/bert_optim.py`) has no
     # bias correction and keeps u = max(β2·u, |g| + ε).
     "adamax": tf_keras.optimizers.Adamax,
-    # The released scripts' optimizer (reference.md §3.6).
+    # The released scripts' optimizer (docs/original_system.md §3.4).
     "bert_adam": BertAdam,
     # Adam with bias correction and decoupled weight decay.
     "adamw": tf_keras.optimizers.AdamW,
@@ -300,7 +300,8 @@ def build_optimizer_for(optimizer: tf_keras.optimizers.Optimizer,
 
   Variables that get a None gradient in a step are neither decayed nor
   updated in it. (PyTorch's MT-BlueBERT keeps updating a head after its first
-  use with zero gradients, reference.md §3.6; pass zeros to do the same.)
+  use with zero gradients, docs/original_system.md §3.4; pass zeros to do the
+  same.)
 
   Args:
     optimizer: from `create_optimizer`, not yet built.

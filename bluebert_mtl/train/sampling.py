@@ -3,7 +3,8 @@
 Every step trains one mini-batch of one task. A schedule maps an epoch to the
 list of task names of its steps, one per step; the data pipeline then takes
 the next batch of that task. Batches are single-task and their composition is
-fixed by the pipeline (reference.md §3.5); a schedule only orders tasks.
+fixed by the pipeline (docs/original_system.md §3.3); a schedule only orders
+tasks.
 
 Variants (n_t = number of mini-batches per epoch of task t, N = Σ_t n_t):
 
@@ -96,7 +97,7 @@ class MtdnnSchedule(TaskSchedule):
 
   The epoch's list is task t repeated n_t times, then permuted uniformly at
   random, so every task appears exactly n_t times and its share of the
-  epoch is n_t / N (reference.md §3.5).
+  epoch is n_t / N (docs/original_system.md §3.3).
   """
 
   def _task_indices(self, epoch: int, rng: np.random.Generator) -> np.ndarray:
