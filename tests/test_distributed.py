@@ -120,7 +120,7 @@ def test_mirrored_over_two_cpu_devices_equals_one_replica(
     one_replica, no_dropout_bert_dir, tmp_path):
   run = str(tmp_path / "run")
   log = _train(run, no_dropout_bert_dir, 2, "--distribution_strategy=mirrored")
-  assert "MirroredStrategy with 2 replica(s)" in log
+  assert "Distribution: mirrored (MirroredStrategy) with 2 replica(s)" in log
   assert "no GPU is visible" in log
   _assert_same_run(one_replica, run)
 
@@ -149,7 +149,8 @@ def test_two_localhost_workers_equal_one_replica(one_replica,
   logs = [w.communicate(timeout=900)[0] for w in workers]
   for w, log in zip(workers, logs):
     assert w.returncode == 0, log[-4000:]
-  assert "MultiWorkerMirroredStrategy with 2 replica(s)" in logs[0]
+  assert "Distribution: multi_worker_mirrored" in logs[0]
+  assert "with 2 replica(s)" in logs[0]
   _assert_same_run(one_replica, run)
 
 

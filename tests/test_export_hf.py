@@ -190,7 +190,7 @@ def test_refusals(run, exported):
 
 def test_command_line_stops_with_one_line(tmp_path):
   done = subprocess.run(
-      [sys.executable, "-m", "bluebert_mtl.export_hf",
+      [sys.executable, "-m", "bluebert_mtl.commands.export_hf",
        f"--model_dir={tmp_path}", f"--export_dir={tmp_path / 'hf'}"],
       capture_output=True, text=True, check=False, cwd=REPO_ROOT)
   assert done.returncode == 1

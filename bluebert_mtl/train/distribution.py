@@ -54,8 +54,9 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
     strategy = _mirrored()
   else:
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
-  logging.info("Distribution: %s with %d replica(s) on %s; GPUs visible: %s",
-               type(strategy).__name__, strategy.num_replicas_in_sync,
+  logging.info("Distribution: %s (%s) with %d replica(s) on %s; GPUs "
+               "visible: %s", name, type(strategy).__name__,
+               strategy.num_replicas_in_sync,
                ", ".join(strategy.extended.worker_devices),
                ", ".join(g.name for g in gpus) or "none")
   return strategy

@@ -83,7 +83,7 @@ def padded_rows(batch_size: int, num_replicas: int,
 
 
 def _share(batch: dict, ctx: tf.distribute.ReplicaContext,
-           accumulation_steps: int, micro: tf.Tensor) -> dict:
+           accumulation_steps: int, micro) -> dict:
   """This replica's rows of micro-batch `micro` of a padded global batch.
 
   Rows of the global batch [R, ...]: micro-batch k is rows
@@ -103,7 +103,8 @@ def model_inputs(batch: dict) -> dict:
 
 
 def _dense(gradient):
-  return tf.convert_to_tensor(gradient) if gradient is not None else None
+  """A gradient as a dense tensor (IndexedSlices summed into rows)."""
+  return tf.convert_to_tensor(gradient)
 
 
 def make_train_step(strategy, model, task, optimizer, config: TrainConfig,
@@ -151,17 +152,21 @@ def make_train_step(strategy, model, task, optimizer, config: TrainConfig,
   def accumulate(batch, ctx, scale):
     """Loss sum and summed gradients of this replica's micro-batches, one
     after the other (a while loop: one micro-batch's activations at a
-    time)."""
+    time). A variable the task does not reach keeps a None gradient, so it
+    is neither updated nor decayed, as with one micro-batch."""
+    loss_sum, first = gradients(_share(batch, ctx, accumulation, 0), scale)
     if accumulation == 1:
-      return gradients(_share(batch, ctx, 1, tf.constant(0)), scale)
-    loss_sum = tf.constant(0.0)
-    grads = [tf.zeros_like(v) for v in variables]
-    for micro in tf.range(accumulation):
+      return loss_sum, first
+    reached = [i for i, g in enumerate(first) if g is not None]
+    sums = [_dense(first[i]) for i in reached]
+    for micro in tf.range(1, accumulation):
       part_sum, part = gradients(_share(batch, ctx, accumulation, micro),
                                  scale)
       loss_sum += part_sum
-      grads = [g if p is None else g + _dense(p)
-               for g, p in zip(grads, part)]
+      sums = [s + _dense(part[i]) for s, i in zip(sums, reached)]
+    grads = [None] * len(first)
+    for i, total in zip(reached, sums):
+      grads[i] = total
     return loss_sum, grads
 
   def replica_step(batch):
