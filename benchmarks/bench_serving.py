@@ -62,7 +62,7 @@ def write_run(folder: str):
                        output_dir=folder,
                        max_seq_length=FLAGS.max_seq_length)
   run_dir.write_run_files(folder, config, files.config_file, files.vocab_file,
-                          [TASK])
+                          [TASK], files.checkpoint)
   _, encoder = checkpoints.load_bert_encoder(files)
   model = multitask_model.build_multitask_model(encoder, [TASK])
   multitask_model.model_checkpoint(model).write(run_dir.final_weights(folder))
