@@ -31,10 +31,14 @@ import tempfile
 from typing import Dict, Optional
 
 from absl import flags
-import numpy as np
 
 from benchmarks import common
+import numpy as np
+from safetensors.numpy import save_file
+
 from bluebert_mtl.config import BertConfig, BertFiles
+from bluebert_mtl.model import checkpoints
+from bluebert_mtl.model import hf_checkpoint
 
 FLAGS = flags.FLAGS
 flags.DEFINE_bool("smoke", False,
@@ -101,8 +105,7 @@ def resolve(smoke_sizes: Optional[Dict[str, object]] = None,
   atexit.register(shutil.rmtree, folder, ignore_errors=True)
   hf_dir, bert_dir = write_tiny_encoder(folder)
   reference = need_reference and os.path.exists(common.REFERENCE_PYTHON)
-  sizes = ", ".join(f"--{name}={FLAGS[name].value}"
-                    for name in smoke_sizes or {})
+  sizes = ", ".join(FLAGS[name].serialize() for name in smoke_sizes or {})
   print(f"{SMOKE_LINE} random encoder L={TINY_CONFIG.num_hidden_layers} "
         f"H={TINY_CONFIG.hidden_size}, data/sample/, {sizes or 'no sizes'}; "
         "figures mean nothing")
@@ -132,11 +135,6 @@ def write_tiny_encoder(folder: str, seed: int = 0):
   Returns:
     (Hugging Face folder, TF1 folder), both under `folder`.
   """
-  # pylint: disable=g-import-not-at-top
-  from safetensors.numpy import save_file
-  from bluebert_mtl.model import checkpoints
-  from bluebert_mtl.model import hf_checkpoint
-  # pylint: enable=g-import-not-at-top
   hf_dir, bert_dir = os.path.join(folder, "hf"), os.path.join(folder, "tf1")
   os.makedirs(hf_dir)
   rng = np.random.default_rng(seed)
