@@ -34,11 +34,8 @@ from absl import flags
 
 from benchmarks import common
 import numpy as np
-from safetensors.numpy import save_file
 
 from bluebert_mtl.config import BertConfig, BertFiles
-from bluebert_mtl.model import checkpoints
-from bluebert_mtl.model import hf_checkpoint
 
 FLAGS = flags.FLAGS
 flags.DEFINE_bool("smoke", False,
@@ -60,15 +57,15 @@ class Inputs:
 
   Attributes:
     bert_dir: TF1 BERT folder (bert_config.json, bert_model.ckpt.*,
-      vocab.txt).
+      vocab.txt); None where the benchmark needs no encoder.
     hf_dir: the same weights as a Hugging Face folder (config.json,
-      model.safetensors, vocab.txt), for the reference.
+      model.safetensors, vocab.txt), for the reference; None as bert_dir.
     data_dir: BLUE data root, one folder per task key.
     cache_dir: where tokenized features are cached.
     reference: whether the PyTorch reference side runs.
   """
-  bert_dir: str
-  hf_dir: str
+  bert_dir: Optional[str]
+  hf_dir: Optional[str]
   data_dir: str
   cache_dir: str
   reference: bool
@@ -91,19 +88,22 @@ def resolve(smoke_sizes: Optional[Dict[str, object]] = None,
       command line keep theirs).
     need_minilm, need_data, need_reference: what the full run needs; a
       missing one stops it (`common.require_inputs`). Under `--smoke` the
-      encoder and data are made or shipped, and a missing reference venv
-      skips the reference side with one printed line.
+      encoder (only where needed: it loads TensorFlow) and data are made or
+      shipped, and a missing reference venv skips the reference side with
+      one printed line.
   """
   if not FLAGS.smoke:
     common.require_inputs(need_minilm, need_data, need_reference)
-    return Inputs(common.MINILM_TF1_DIR, common.hf_minilm_dir(),
+    hf_dir = common.hf_minilm_dir() if need_minilm else None
+    return Inputs(common.MINILM_TF1_DIR if need_minilm else None, hf_dir,
                   common.BLUE_PUBLIC_DIR, common.CACHE_DIR, need_reference)
   for name, value in (smoke_sizes or {}).items():
     if not FLAGS[name].present:
       FLAGS[name].value = value
   folder = tempfile.mkdtemp(prefix="bench_smoke_")
   atexit.register(shutil.rmtree, folder, ignore_errors=True)
-  hf_dir, bert_dir = write_tiny_encoder(folder)
+  hf_dir, bert_dir = (write_tiny_encoder(folder) if need_minilm
+                      else (None, None))
   reference = need_reference and os.path.exists(common.REFERENCE_PYTHON)
   sizes = ", ".join(FLAGS[name].serialize() for name in smoke_sizes or {})
   print(f"{SMOKE_LINE} random encoder L={TINY_CONFIG.num_hidden_layers} "
@@ -135,6 +135,13 @@ def write_tiny_encoder(folder: str, seed: int = 0):
   Returns:
     (Hugging Face folder, TF1 folder), both under `folder`.
   """
+  # Imported here, not above: they load TensorFlow, which programs without
+  # an encoder (pure-Python estimates) need not.
+  # pylint: disable=g-import-not-at-top
+  from safetensors.numpy import save_file
+  from bluebert_mtl.model import checkpoints
+  from bluebert_mtl.model import hf_checkpoint
+  # pylint: enable=g-import-not-at-top
   hf_dir, bert_dir = os.path.join(folder, "hf"), os.path.join(folder, "tf1")
   os.makedirs(hf_dir)
   rng = np.random.default_rng(seed)
