@@ -105,10 +105,11 @@ def resolve(smoke_sizes: Optional[Dict[str, object]] = None,
   hf_dir, bert_dir = (write_tiny_encoder(folder) if need_minilm
                       else (None, None))
   reference = need_reference and os.path.exists(common.REFERENCE_PYTHON)
-  sizes = ", ".join(FLAGS[name].serialize() for name in smoke_sizes or {})
-  print(f"{SMOKE_LINE} random encoder L={TINY_CONFIG.num_hidden_layers} "
-        f"H={TINY_CONFIG.hidden_size}, data/sample/, {sizes or 'no sizes'}; "
-        "figures mean nothing")
+  used = ([f"random encoder L={TINY_CONFIG.num_hidden_layers} "
+           f"H={TINY_CONFIG.hidden_size}"] * need_minilm +
+          ["data/sample/"] * need_data +
+          [FLAGS[name].serialize() for name in smoke_sizes or {}])
+  print(f"{SMOKE_LINE} {', '.join(used)}; figures mean nothing")
   if need_reference and not reference:
     print(f"reference side skipped: {common.REFERENCE_PYTHON} is missing "
           "(bash benchmarks/setup_reference.sh)")
