@@ -93,7 +93,7 @@ class OurSide:
     seconds, losses = [], []
     for name in names:
       start = time.perf_counter()
-      loss, _ = self.steps[name](next(self.streams[name]))
+      loss = self.steps[name](next(self.streams[name]))[0]
       losses.append(float(loss))  # waits for the step, as Trainer.run does
       seconds.append(time.perf_counter() - start)
     return seconds, losses
