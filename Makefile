@@ -31,8 +31,8 @@ $(MINILM)/bert_config.json: $(STAMP) | $(PACKAGE)
 	$(PY) -m bluebert_mtl.commands.convert_checkpoint --output_dir=$(MINILM) \
 	  --input_dir=$(MINILM_HF)
 
-.PHONY: install minilm demo test bench study study-runs study-reference \
-  study-pairwise study-report
+.PHONY: install minilm demo test bench bench-smoke study study-runs \
+  study-reference study-pairwise study-report
 install: $(PACKAGE)
 minilm: $(MINILM)/bert_config.json
 
@@ -54,8 +54,12 @@ test: $(PACKAGE)
 	  if [ $$rc -eq 5 ]; then echo "no tests were collected" >&2; fi; exit $$rc
 
 # Every benchmark, one after the other, as one dated run (about 25 minutes on
-# 2 cores); each prints its figures beside its reference measured in the same
-# run. Logs in build/bench/. See benchmarks/README.md and BENCHMARKS.md.
+# 2 cores: padding 20 s, tokenization 2 min, training 10 min, efficiency
+# 6 min, serving 4 min); each prints its figures beside its reference
+# measured in the same run. Logs in build/bench/. See benchmarks/README.md
+# and BENCHMARKS.md.
+#   make bench-smoke  every benchmark with --smoke, as `make test` runs them
+#                     (tests/test_benchmarks.py; about 2 minutes)
 REFERENCE_STAMP := benchmarks/reference/.venv/.installed
 $(REFERENCE_STAMP): benchmarks/reference/requirements.txt benchmarks/setup_reference.sh
 	bash benchmarks/setup_reference.sh
@@ -67,6 +71,9 @@ bench: $(MINILM)/bert_config.json $(REFERENCE_STAMP)
 	set -o pipefail; for name in $(BENCHMARKS); do \
 	  $(PY) -m benchmarks.bench_$$name 2>&1 | tee build/bench/$$name.log \
 	    || exit 1; done
+
+bench-smoke: $(PACKAGE)
+	$(PY) -m pytest -q tests/test_benchmarks.py
 
 # The real-data study of docs/results.md (issue 8), one command: every run of
 # it, then the tables in docs/results/study/. Finished runs are read back, so

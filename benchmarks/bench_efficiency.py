@@ -34,6 +34,7 @@ from absl import flags
 
 from benchmarks import bert_costs
 from benchmarks import common
+from benchmarks import inputs
 import numpy as np
 import tensorflow as tf
 import tf_keras
@@ -46,7 +47,7 @@ from bluebert_mtl.model import multitask_model
 from bluebert_mtl.train import optimization
 from bluebert_mtl import tasks as tasks_lib
 from bluebert_mtl.train import step as step_lib
-from bluebert_mtl.config import TrainConfig
+from bluebert_mtl.config import BertConfig, TrainConfig
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("batch_size", 8, "Rows per step.")
@@ -61,6 +62,9 @@ flags.DEFINE_float("min_matmul_seconds", 0.5,
                    "Each matmul shape is repeated for at least this long.")
 
 BASE = bert_costs.BERT_BASE  # L=12, H=768, I=3072, vocab 30522
+# --smoke: the tiny encoder (inputs.TINY_CONFIG) on a few short rows.
+SMOKE = {"batch_size": 2, "seq_length": 16, "warmup_steps": 1, "steps": 1,
+         "min_matmul_seconds": 0.01}
 TASK = tasks_lib.get_task("chemprot")  # a pooled 6-class head
 DTYPES = {"fp32": tf.float32, "bf16": tf.bfloat16}
 
@@ -103,15 +107,21 @@ def matmul_limits(dtype, config, batch, seq):
   return square, bound, flops
 
 
+def encoder_config() -> BertConfig:
+  """BERT-base; under --smoke the tiny encoder."""
+  return inputs.TINY_CONFIG if FLAGS.smoke else BASE
+
+
 def make_step(precision: str, jit_compile: bool):
-  """Our compiled training step on a fresh BERT-base and its input batch."""
+  """Our compiled training step on a fresh `encoder_config()` encoder and
+  its input batch."""
   step_lib.set_precision(None if precision == "fp32" else precision)
   strategy = distribution.make_strategy("one_device")
   config = TrainConfig(tasks=(TASK.name,), data_dir="", output_dir="",
                        jit_compile=jit_compile)
   with strategy.scope():
     model = multitask_model.build_multitask_model(
-        modeling.build_bert_encoder(BASE), [TASK])
+        modeling.build_bert_encoder(encoder_config()), [TASK])
     optimizer = optimization.create_optimizer(
         "adamax", optimization.WarmupLinearDecay(5e-5, 1000, 100),
         global_clipnorm=None)
@@ -130,15 +140,15 @@ def make_step(precision: str, jit_compile: bool):
 
 def main(argv):
   del argv
-  common.require_inputs(need_minilm=False, need_data=False,
-                        need_reference=False)
+  inputs.resolve(SMOKE, need_minilm=False, need_data=False,
+                 need_reference=False)
   common.print_header("BERT-base training step vs the matmul limit",
                       common.command_line())
-  b, t = FLAGS.batch_size, FLAGS.seq_length
-  total, dense, attention = bert_costs.bert_step_flops(BASE, b, t,
+  b, t, config = FLAGS.batch_size, FLAGS.seq_length, encoder_config()
+  total, dense, attention = bert_costs.bert_step_flops(config, b, t,
                                                        len(TASK.labels))
-  print(f"BERT-base L={BASE.num_hidden_layers} H={BASE.hidden_size} "
-        f"I={BASE.intermediate_size}, batch {b} x {t} tokens: "
+  print(f"encoder L={config.num_hidden_layers} H={config.hidden_size} "
+        f"I={config.intermediate_size}, batch {b} x {t} tokens: "
         f"{total / 1e9:.1f} GFLOP per step ({dense / 1e9:.1f} dense, "
         f"{attention / 1e9:.1f} attention)")
   rows = []
@@ -153,7 +163,8 @@ def main(argv):
         float(step(batch)[0])
       seconds = [common.timed(lambda: float(step(batch)[0]))
                  for _ in range(FLAGS.steps)]
-      square, bound, gemm_flops = matmul_limits(DTYPES[precision], BASE, b, t)
+      square, bound, gemm_flops = matmul_limits(DTYPES[precision], config, b,
+                                                 t)
       if precision == "fp32" and os.path.exists(common.REFERENCE_PYTHON):
         with common.ReferenceWorker() as reference:
           torch_square = reference.call(

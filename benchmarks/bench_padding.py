@@ -29,6 +29,7 @@ from absl import app
 from absl import flags
 
 from benchmarks import common
+from benchmarks import inputs
 import numpy as np
 
 from bluebert_mtl.data import datasets
@@ -39,6 +40,8 @@ flags.DEFINE_integer("batch_size", 32, "Training batch size.")
 flags.DEFINE_integer("max_seq_length", 128, "Longest packed input.")
 flags.DEFINE_integer("seed", 2018, "The run's seed (TrainConfig default).")
 flags.DEFINE_list("tasks", list(common.BLUE_PUBLIC_TASKS), "Tasks of the mix.")
+# --smoke: the six tasks of data/sample/, small batches.
+SMOKE = {"batch_size": 4}
 
 
 def padded_length(longest: int, multiple: int) -> int:
@@ -89,12 +92,11 @@ def schemes(lengths, batch_size: int, stream_id: int):
 
 def main(argv):
   del argv
-  common.require_inputs(need_reference=False)
+  data = inputs.resolve(SMOKE, need_reference=False)
   common.print_header("Padding waste", common.command_line())
-  tokenizer = tokenization.FullTokenizer(
-      f"{common.MINILM_TF1_DIR}/vocab.txt", do_lower_case=True)
-  features = common.load_train_features(FLAGS.tasks, tokenizer,
-                                        FLAGS.max_seq_length)
+  tokenizer = tokenization.FullTokenizer(data.vocab_file, do_lower_case=True)
+  features = common.load_train_features(FLAGS.tasks, tokenizer, data.data_dir,
+                                        data.cache_dir, FLAGS.max_seq_length)
   totals, real_total, real_sq_total = {}, 0, 0
   rows = []
   for stream_id, name in enumerate(FLAGS.tasks):

@@ -24,6 +24,7 @@ rounds, throughput over the median round. The two sides' probabilities are
 compared on the first batch.
 """
 
+import contextlib
 import os
 import tempfile
 
@@ -31,6 +32,7 @@ from absl import app
 from absl import flags
 
 from benchmarks import common
+from benchmarks import inputs
 import numpy as np
 import tensorflow as tf
 
@@ -40,7 +42,7 @@ from bluebert_mtl.model import multitask_model
 from bluebert_mtl.data import readers
 from bluebert_mtl.runs import run_dir
 from bluebert_mtl import tasks as tasks_lib
-from bluebert_mtl.config import BertFiles, TrainConfig
+from bluebert_mtl.config import TrainConfig
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("texts", 200, "One-text calls per side and round.")
@@ -49,20 +51,23 @@ flags.DEFINE_integer("batch_texts", 640, "Texts per side and round for "
                      "throughput.")
 flags.DEFINE_integer("rounds", 3, "Rounds (alternating sides).")
 flags.DEFINE_integer("max_seq_length", 128, "Truncation length.")
+# --smoke: a few chemprot sentences of data/sample/, one round.
+SMOKE = {"texts": 4, "batch_size": 4, "batch_texts": 8, "rounds": 1,
+         "max_seq_length": 32}
 
 TASK = tasks_lib.get_task("chemprot")
 TOKENIZERS = {"python": "BertTokenizerLegacy", "rust": "BertTokenizer"}
 
 
-def write_run(folder: str):
-  """A run folder with the MiniLM encoder and a fresh chemprot head; returns
-  the head's (kernel [H, C], bias [C])."""
-  files = BertFiles.resolve(bert_dir=common.MINILM_TF1_DIR)
-  config = TrainConfig(tasks=(TASK.name,), data_dir=common.BLUE_PUBLIC_DIR,
+def write_run(data: inputs.Inputs, folder: str):
+  """A run folder with the encoder of `data` and a fresh chemprot head;
+  returns the head's (kernel [H, C], bias [C])."""
+  files = data.bert_files()
+  config = TrainConfig(tasks=(TASK.name,), data_dir=data.data_dir,
                        output_dir=folder,
                        max_seq_length=FLAGS.max_seq_length)
   run_dir.write_run_files(folder, config, files.config_file, files.vocab_file,
-                          [TASK])
+                          [TASK], files.checkpoint)
   _, encoder = checkpoints.load_bert_encoder(files)
   model = multitask_model.build_multitask_model(encoder, [TASK])
   multitask_model.model_checkpoint(model).write(run_dir.final_weights(folder))
@@ -70,9 +75,9 @@ def write_run(folder: str):
   return head.kernel.numpy(), head.bias.numpy()
 
 
-def chemprot_texts(count: int):
-  path = readers.find_split_file(
-      os.path.join(common.BLUE_PUBLIC_DIR, TASK.name), "test")
+def chemprot_texts(data: inputs.Inputs, count: int):
+  path = readers.find_split_file(os.path.join(data.data_dir, TASK.name),
+                                 "test")
   texts = list(dict.fromkeys(ex.text_a for ex in TASK.read(path)))
   return (texts * (count // len(texts) + 1))[:count]
 
@@ -86,12 +91,10 @@ def our_calls(serve, texts, batch_size):
   return seconds
 
 
-def main(argv):
-  del argv
-  common.require_inputs()
-  common.print_header("Serving latency and throughput", common.command_line())
-  work = tempfile.mkdtemp(prefix="bench_serving_")
-  kernel, bias = write_run(os.path.join(work, "run"))
+def export_ours(data: inputs.Inputs, work: str):
+  """Exports a run of the encoder of `data`; (its serving_default signature,
+  the head's .npz for the reference)."""
+  kernel, bias = write_run(data, os.path.join(work, "run"))
   export.export_run(os.path.join(work, "run"), os.path.join(work, "export"),
                     [TASK.name])
   serve = tf.saved_model.load(
@@ -99,68 +102,88 @@ def main(argv):
           "serving_default"]
   head_file = os.path.join(work, "head.npz")
   np.savez(head_file, kernel=kernel, bias=bias)
+  return serve, head_file
 
-  latency_texts = chemprot_texts(FLAGS.texts)
-  batch_texts = chemprot_texts(FLAGS.batch_texts)
-  sides = ["ours"] + list(TOKENIZERS)
+
+def setup_reference(data: inputs.Inputs, reference, head_file, serve, check):
+  """Loads the reference's classifiers and compares them with ours on the
+  texts `check`."""
+  for tokenizer in TOKENIZERS:
+    reference.call("serve_setup", model_dir=data.hf_dir,
+                   head=head_file, labels=list(TASK.labels),
+                   vocab_file=data.vocab_file, tokenizer=tokenizer,
+                   max_seq_length=FLAGS.max_seq_length)
+  print(f"reference: {common.describe_reference(reference)}")
+  ours_out = serve(text=tf.constant(check))
+  for tokenizer in TOKENIZERS:
+    theirs = reference.call("predict", tokenizer=tokenizer, texts=check)
+    diff = np.abs(ours_out["probabilities"].numpy() -
+                  np.array(theirs["probabilities"])).max()
+    same = sum(a.decode() == b for a, b in
+               zip(ours_out["label"].numpy(), theirs["labels"]))
+    print(f"check vs {TOKENIZERS[tokenizer]}: same label {same} of "
+          f"{len(check)}, max |probability difference| {diff:.2e}")
+
+
+def measure(serve, reference, latency_texts, batch_texts):
+  """Seconds of every call, side -> [round][call], for latency (one text a
+  call) and throughput (batches); sides "ours" and, with a reference
+  worker, each of TOKENIZERS."""
+  sides = ["ours"] + (list(TOKENIZERS) if reference else [])
+
+  def calls(side, texts, size):
+    if side == "ours":
+      return our_calls(serve, texts, size)
+    return reference.call("serve", tokenizer=side, texts=texts,
+                          batch_size=size)["seconds"]
+  for side in sides:  # warm-up: both call sizes
+    calls(side, batch_texts[:2 * FLAGS.batch_size], FLAGS.batch_size)
+    calls(side, latency_texts[:10], 1)
   latency = {side: [] for side in sides}
   throughput = {side: [] for side in sides}
-  with common.ReferenceWorker() as reference:
-    for tokenizer in TOKENIZERS:
-      reference.call("serve_setup", model_dir=common.hf_minilm_dir(),
-                     head=head_file, labels=list(TASK.labels),
-                     vocab_file=os.path.join(common.MINILM_TF1_DIR,
-                                             "vocab.txt"),
-                     tokenizer=tokenizer,
-                     max_seq_length=FLAGS.max_seq_length)
-    print(f"reference: {common.describe_reference(reference)}")
-    check = batch_texts[:FLAGS.batch_size]
-    ours_out = serve(text=tf.constant(check))
-    for tokenizer in TOKENIZERS:
-      theirs = reference.call("predict", tokenizer=tokenizer, texts=check)
-      diff = np.abs(ours_out["probabilities"].numpy() -
-                    np.array(theirs["probabilities"])).max()
-      same = sum(a.decode() == b for a, b in
-                 zip(ours_out["label"].numpy(), theirs["labels"]))
-      print(f"check vs {TOKENIZERS[tokenizer]}: same label {same} of "
-            f"{len(check)}, max |probability difference| {diff:.2e}")
-    # Warm-up: every side, both call sizes.
-    our_calls(serve, batch_texts[:2 * FLAGS.batch_size], FLAGS.batch_size)
-    our_calls(serve, latency_texts[:10], 1)
-    for tokenizer in TOKENIZERS:
-      reference.call("serve", tokenizer=tokenizer,
-                     texts=batch_texts[:2 * FLAGS.batch_size],
-                     batch_size=FLAGS.batch_size)
-      reference.call("serve", tokenizer=tokenizer, texts=latency_texts[:10],
-                     batch_size=1)
-    for r in range(FLAGS.rounds):
-      order = sides if r % 2 == 0 else sides[::-1]
-      for side in order:
-        for texts, size, into in ((latency_texts, 1, latency),
-                                  (batch_texts, FLAGS.batch_size, throughput)):
-          if side == "ours":
-            seconds = our_calls(serve, texts, size)
-          else:
-            seconds = reference.call("serve", tokenizer=side, texts=texts,
-                                     batch_size=size)["seconds"]
-          into[side].append(seconds)
+  for r in range(FLAGS.rounds):
+    for side in sides if r % 2 == 0 else sides[::-1]:
+      latency[side].append(calls(side, latency_texts, 1))
+      throughput[side].append(calls(side, batch_texts, FLAGS.batch_size))
+  return latency, throughput
 
+
+def report(latency, throughput, batch_texts):
   names = {"ours": "ours: exported SavedModel (raw text, in-graph tokenizer)",
            "python": "reference: HF BertModel eager + BertTokenizerLegacy "
                      "(Python)",
            "rust": "reference: HF BertModel eager + BertTokenizer (Rust)"}
   rows = []
-  for side in sides:
+  for side in latency:
     calls = [s for round_ in latency[side] for s in round_]
     rates = [len(batch_texts) / sum(round_) for round_ in throughput[side]]
     rows.append([names[side], 1000 * common.percentile(calls, 50),
                  1000 * common.percentile(calls, 95), common.median(rates)])
   common.print_table(["model", "p50 ms (1 text)", "p95 ms (1 text)",
                       f"texts/s (batch {FLAGS.batch_size})"], rows)
-  for i, side in enumerate(TOKENIZERS, start=1):
+  for i, side in enumerate(list(latency)[1:], start=1):
     print(f"ours / {TOKENIZERS[side]} reference: p50 latency x"
           f"{rows[0][1] / rows[i][1]:.3f}, p95 x{rows[0][2] / rows[i][2]:.3f} "
           f"(goal <= 0.7), throughput x{rows[0][3] / rows[i][3]:.3f}")
+
+
+def main(argv):
+  del argv
+  data = inputs.resolve(SMOKE)
+  common.print_header("Serving latency and throughput", common.command_line())
+  serve, head_file = export_ours(data, tempfile.mkdtemp(
+      prefix="bench_serving_"))
+  latency_texts = chemprot_texts(data, FLAGS.texts)
+  batch_texts = chemprot_texts(data, FLAGS.batch_texts)
+  with contextlib.ExitStack() as stack:
+    reference = None
+    if data.reference:
+      reference = stack.enter_context(common.ReferenceWorker())
+      setup_reference(data, reference, head_file, serve,
+                      batch_texts[:FLAGS.batch_size])
+    latency, throughput = measure(serve, reference, latency_texts,
+                                  batch_texts)
+  report(latency, throughput, batch_texts)
   common.print_footer()
 
 if __name__ == "__main__":

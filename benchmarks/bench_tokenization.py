@@ -26,6 +26,7 @@ from absl import app
 from absl import flags
 
 from benchmarks import common
+from benchmarks import inputs
 import tensorflow as tf
 
 from bluebert_mtl.data import features as features_lib
@@ -41,16 +42,19 @@ flags.DEFINE_integer("rounds", 3, "Timed rounds per tokenizer (alternating).")
 flags.DEFINE_integer("single_texts", 2000,
                      "Texts tokenized one call each by the in-graph tokenizer.")
 flags.DEFINE_integer("chunk_size", 4096, "Texts per in-graph call (chunks).")
+# --smoke: the texts of data/sample/, several chunks.
+SMOKE = {"rounds": 1, "single_texts": 20, "chunk_size": 256}
 
 
-def blue_public_texts():
-  """Every distinct text of the six tasks' splits, in first-seen order."""
+def blue_public_texts(data_dir: str):
+  """Every distinct text of the six tasks' splits in `data_dir`, in
+  first-seen order."""
   texts = {}
   for name in common.BLUE_PUBLIC_TASKS:
     task = tasks_lib.get_task(name)
     for split in ("train", "dev", "test"):
       path = readers.find_split_file(
-          os.path.join(common.BLUE_PUBLIC_DIR, name), split)
+          os.path.join(data_dir, name), split)
       for ex in task.read(path):
         if task.kind == "tagging":
           texts[" ".join(ex.words)] = None
@@ -63,13 +67,13 @@ def blue_public_texts():
 
 def main(argv):
   del argv
-  common.require_inputs(need_reference=False)
+  data = inputs.resolve(SMOKE, need_reference=False)
   common.print_header("Tokenization", common.command_line())
-  vocab_file = os.path.join(common.MINILM_TF1_DIR, "vocab.txt")
+  vocab_file = data.vocab_file
   ours = tokenization.FullTokenizer(vocab_file, do_lower_case=True)
   reference = reference_tokenizer.ReferenceTokenizer(
       tokenization.load_vocab(vocab_file), do_lower_case=True)
-  texts = blue_public_texts()
+  texts = blue_public_texts(data.data_dir)
   single = texts[:FLAGS.single_texts]
   characters = sum(len(t) for t in texts)
   print(f"texts: {len(texts)} distinct ({characters} characters, "

@@ -31,6 +31,7 @@ from absl import flags
 
 from benchmarks import bert_costs
 from benchmarks import common
+from benchmarks import inputs
 import numpy as np
 import tensorflow as tf
 
@@ -60,17 +61,20 @@ flags.DEFINE_integer("intra_op_threads", 0, "Variant: TF intra-op threads "
 flags.DEFINE_integer("inter_op_threads", 0, "Variant: TF inter-op threads "
                      "(0: TF's default).")
 flags.DEFINE_bool("reference", True, "Also run the PyTorch reference.")
+# --smoke: one task of each kind of data/sample/, a few short batches.
+SMOKE = {"tasks": ["chemprot", "hoc", "biosses", "bc5cdr-chemical"],
+         "batch_size": 4, "max_seq_length": 32, "warmup_steps": 1, "steps": 2,
+         "blocks": 2}
 
 
 class OurSide:
   """The Trainer's steps and streams, one step at a time."""
 
-  def __init__(self, config: TrainConfig, bert_files=None, task_specs=None):
-    """bert_files: default MiniLM of build/minilm_tf1; task_specs: default
-    the registry's specs of config.tasks."""
+  def __init__(self, config: TrainConfig, bert_files: BertFiles,
+               task_specs=None):
+    """task_specs: default the registry's specs of config.tasks."""
     self.trainer = trainer_lib.Trainer(
-        config, Start(bert_files or BertFiles.resolve(
-            bert_dir=common.MINILM_TF1_DIR)),
+        config, Start(bert_files),
         task_specs or [tasks_lib.get_task(name) for name in config.tasks])
     t = self.trainer
     self.steps = {
@@ -91,7 +95,7 @@ class OurSide:
     seconds, losses = [], []
     for name in names:
       start = time.perf_counter()
-      loss, _ = self.steps[name](next(self.streams[name]))
+      loss = self.steps[name](next(self.streams[name]))[0]
       losses.append(float(loss))  # waits for the step, as Trainer.run does
       seconds.append(time.perf_counter() - start)
     return seconds, losses
@@ -144,24 +148,24 @@ def configure_threads():
         FLAGS.inter_op_threads)
 
 
-def train_config(prefix: str) -> TrainConfig:
+def train_config(data: inputs.Inputs, prefix: str) -> TrainConfig:
   """The run's TrainConfig from the flags, in a fresh temporary folder."""
   return TrainConfig(
-      tasks=tuple(FLAGS.tasks), data_dir=common.BLUE_PUBLIC_DIR,
+      tasks=tuple(FLAGS.tasks), data_dir=data.data_dir,
       output_dir=tempfile.mkdtemp(prefix=prefix),
       train_batch_size=FLAGS.batch_size, max_seq_length=FLAGS.max_seq_length,
       optimizer=FLAGS.optimizer, jit_compile=FLAGS.jit_compile,
-      cache_dir=common.CACHE_DIR)
+      cache_dir=data.cache_dir)
 
 
 def main(argv):
   del argv
-  common.require_inputs(need_reference=FLAGS.reference)
+  data = inputs.resolve(SMOKE, need_reference=FLAGS.reference)
   configure_threads()
   common.print_header("MT training throughput", common.command_line())
-  config = train_config("bench_training_")
+  config = train_config(data, "bench_training_")
   output_dir = config.output_dir
-  ours = OurSide(config)
+  ours = OurSide(config, data.bert_files())
   names = step_order(ours, FLAGS.warmup_steps, FLAGS.steps)
   batches = numpy_batches(ours, names)
   first = len(ours.trainer.tasks) + FLAGS.warmup_steps
@@ -171,12 +175,12 @@ def main(argv):
         f"{FLAGS.steps} steps in {FLAGS.blocks} blocks per side")
 
   reference = None
-  if FLAGS.reference:
+  if data.reference:
     reference = common.ReferenceWorker()
     path = os.path.join(output_dir, "batches.npz")
     common.save_batches(path, names, batches)
     setup = reference.call(
-        "train_setup", model_dir=common.hf_minilm_dir(),
+        "train_setup", model_dir=data.hf_dir,
         tasks=reference_tasks(trainer), batches=path,
         learning_rate=config.learning_rate,
         warmup_steps=trainer.lr_schedule.warmup_steps,

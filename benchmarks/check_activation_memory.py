@@ -25,12 +25,13 @@ from absl import app
 from absl import flags
 
 from benchmarks import bert_costs
+from benchmarks import inputs
 import tensorflow as tf
 
 from bluebert_mtl.config import BertConfig
 from bluebert_mtl.model import modeling
 from bluebert_mtl.model import multitask_model
-from bluebert_mtl.train import trainer as trainer_lib
+from bluebert_mtl.train import step as step_lib
 
 FLAGS = flags.FLAGS
 MODELS = {"base": bert_costs.BERT_BASE, "large": bert_costs.BERT_LARGE}
@@ -38,6 +39,9 @@ MODELS = {"base": bert_costs.BERT_BASE, "large": bert_costs.BERT_LARGE}
 _ALIASES = ("Identity", "StopGradient", "Reshape", "ExpandDims", "Squeeze",
             "Snapshot")
 _SEED = "output_gradient"
+# --smoke: BERT-base at a short length, one precision of each width.
+SMOKE = {"models": ["base"], "precisions": ["fp32", "bf16"],
+         "seq_lengths": ["16"]}
 
 
 def define_flags():
@@ -126,12 +130,12 @@ def saved_tensor_bytes(encoder, batch: int, seq: int) -> Dict[str, int]:
 
 def check(config: BertConfig, precision: str, batch: int, seq: int):
   """(formula, graph) dicts of activation and kernel-copy bytes."""
-  trainer_lib.set_precision(None if precision == "fp32" else precision)
+  step_lib.set_precision(None if precision == "fp32" else precision)
   try:
     encoder = modeling.build_bert_encoder(config)
     graph = saved_tensor_bytes(encoder, batch, seq)
   finally:
-    trainer_lib.set_precision(None)
+    step_lib.set_precision(None)
   formula = {
       "activations": bert_costs.activation_bytes(config, batch, seq,
                                                  precision),
@@ -141,6 +145,8 @@ def check(config: BertConfig, precision: str, batch: int, seq: int):
 
 def main(argv):
   del argv
+  inputs.resolve(SMOKE, need_minilm=False, need_data=False,
+                 need_reference=False)
   rows, same = [], True
   for model in FLAGS.models:
     for precision in FLAGS.precisions:

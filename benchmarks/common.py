@@ -174,20 +174,21 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[object]]):
 
 
 def load_train_features(task_names: Sequence[str], tokenizer,
+                        data_dir: str, cache_dir: str,
                         max_seq_length: int = 128,
                         split: str = "train") -> Dict[str, list]:
-  """Features of one split of each task, via the package's own pipeline
-  (reader, NER splitting, featurization), cached in `CACHE_DIR`."""
+  """Features of one split of each task of `data_dir`, via the package's own
+  pipeline (reader, NER splitting, featurization), cached in `cache_dir`."""
   from bluebert_mtl.data import readers  # pylint: disable=g-import-not-at-top
   from bluebert_mtl.data import task_data  # pylint: disable=g-import-not-at-top
   from bluebert_mtl import tasks as tasks_lib  # pylint: disable=g-import-not-at-top
   features = {}
   for name in task_names:
     task = tasks_lib.get_task(name)
-    path = readers.find_split_file(os.path.join(BLUE_PUBLIC_DIR, name), split)
+    path = readers.find_split_file(os.path.join(data_dir, name), split)
     features[name] = task_data.load_split(task, path, tokenizer,
                                           max_seq_length,
-                                          cache_dir=CACHE_DIR).features
+                                          cache_dir=cache_dir).features
   return features
 
 

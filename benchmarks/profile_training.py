@@ -36,6 +36,7 @@ from absl import flags
 
 from benchmarks import bench_training
 from benchmarks import common
+from benchmarks import inputs
 import numpy as np
 import tensorflow as tf
 import tf_keras
@@ -46,6 +47,10 @@ from bluebert_mtl.train import step as step_lib
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("profile_steps", 12, "Batches per variant and round.")
 flags.DEFINE_integer("rounds", 4, "Rounds over the variants.")
+# --smoke: bench_training's, on a pooled and a token head (each variant
+# traces once per task).
+SMOKE = dict(bench_training.SMOKE, tasks=["chemprot", "bc5cdr-chemical"],
+             profile_steps=2, rounds=1)
 
 
 def task_functions(trainer, task, spec, check=False):
@@ -127,11 +132,11 @@ def loop_overhead(trainer, batch):
 
 def main(argv):
   del argv
-  common.require_inputs(need_reference=False)
+  data = inputs.resolve(SMOKE, need_reference=False)
   bench_training.configure_threads()
   common.print_header("Profile of our MT training step", common.command_line())
-  config = bench_training.train_config("profile_training_")
-  side = bench_training.OurSide(config)
+  config = bench_training.train_config(data, "profile_training_")
+  side = bench_training.OurSide(config, data.bert_files())
   trainer = side.trainer
   warm = len(trainer.tasks) + FLAGS.warmup_steps
   names = bench_training.step_order(side, FLAGS.warmup_steps,
