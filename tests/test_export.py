@@ -370,7 +370,8 @@ def world(run, texts, tmp_path_factory):
   existing = os.path.join(final, "chemprot_ids", "7")
   os.makedirs(existing)
   open(os.path.join(existing, "marker"), "w").close()
-  with pytest.raises(ConfigError, match="version 7 exists already"):
+  with pytest.raises(ConfigError,
+                     match="version 7 of task chemprot exists already"):
     export.export_run(prefix, final, ["chemprot"], version=7, ids_only=True)
   assert os.listdir(final) == ["chemprot_ids"]
   final_written = export.export_run(prefix, final, ["chemprot"], version=7,
@@ -441,7 +442,8 @@ def test_written_folders(world):
       os.path.join(world.final, n, "7") for n in ("chemprot_ids", PRE)]
   for folder in world.written + world.final_written:
     assert os.path.isfile(os.path.join(folder, "saved_model.pb"))
-  assert sorted(os.listdir(world.base)) == sorted(names)  # no temporary left
+  # No temporary left.
+  assert sorted(os.listdir(world.base)) == sorted(names + ["models.config"])
   # The existing version 7 was replaced whole.
   assert not os.path.exists(os.path.join(world.final, "chemprot_ids", "7",
                                          "marker"))
