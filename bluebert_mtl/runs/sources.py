@@ -39,12 +39,13 @@ def _seed_runs(task_folder: str) -> dict:
 
 def _dev_score(folder: str, seeds: str) -> float:
   """The dev score of a finished seed run of one task."""
-  results = run_dir.read_results(folder)
+  path = os.path.join(folder, run_dir.RESULTS)
+  results = run_dir.read_results(folder) if os.path.isfile(path) else {}
   score = (results_lib.score_of(next(iter(results.values())), "dev")
            if len(results) == 1 else None)
   if score is None:
     raise ConfigError(
-        f"{os.path.join(folder, run_dir.RESULTS)}: no dev score of one task "
+        f"{path}: no dev score of one task "
         f"to choose among the seeds {seeds} by; give --model_dir="
         f"{os.path.join(os.path.dirname(folder), run_dir.SEED_PREFIX)}<seed>")
   return score.value

@@ -19,7 +19,8 @@ model):
                                     each export, as the newest version of any
                                     <task>_ids
   EXPORT_DIR/models.config          TF Serving's model config of every model
-                                    folder
+                                    folder (models_ids.config: of the
+                                    <task>_ids folders only)
 
 Each task's models hold the encoder and that task's head only, with that
 task's best-dev weights (`best/<task>/weights`, else `final/weights`). A
@@ -296,6 +297,6 @@ def export_run(model_dir: str, export_dir: str,
     logging.info("Removed %s: its task's version %d is replaced", folder,
                  version)
   written.append(_write_preprocess(export_dir, made))
-  logging.info("Wrote %s",
-               serving_dir.write_models_config(export_dir, server_dir))
+  logging.info("Wrote %s", ", ".join(
+      serving_dir.write_models_config(export_dir, server_dir)))
   return written

@@ -11,6 +11,8 @@ recipe, and TF Serving's model config listing them.
     models.config                             TF Serving's model config file:
                                               every model folder, rewritten
                                               whole by each export
+    models_ids.config                         the same of the <task>_ids
+                                              folders only (no TF Text ops)
 
 A recipe is what turns a task's text into its encoder rows, and where its
 weights came from. preprocessing.json:
@@ -44,6 +46,7 @@ from bluebert_mtl.tasks import TaskSpec
 IDS_SUFFIX = "_ids"
 PREPROCESS = "preprocess"
 MODELS_CONFIG = "models.config"
+MODELS_IDS_CONFIG = "models_ids.config"
 RECIPE_FOLDER = "assets.extra"
 RECIPE = "preprocessing.json"
 _SETTINGS = ("do_lower_case", "max_seq_length", "second_text_first")
@@ -232,18 +235,28 @@ def server_path(export_dir: str, server_dir: Optional[str]) -> str:
   return server_dir.rstrip("/")
 
 
-def write_models_config(export_dir: str, server_dir: str) -> str:
-  """Writes EXPORT_DIR/models.config whole: one config per model folder,
-  its base path `server_dir`/<name> (`server_path`).
-
-  Returns:
-    the file written.
-  """
+def _models_config(export_dir: str, names: Sequence[str], server_dir: str,
+                   file_name: str) -> str:
+  """Writes a model config file of `names` whole; returns its path."""
   lines = ["model_config_list {"]
-  for name in model_names(export_dir):
+  for name in names:
     lines += ["  config {", f"    name: {_quoted(name)}",
               f"    base_path: {_quoted(server_dir + '/' + name)}",
               '    model_platform: "tensorflow"', "  }"]
-  run_dir.write_text(export_dir, MODELS_CONFIG, "\n".join(lines + ["}"]) +
-                     "\n")
-  return os.path.join(export_dir, MODELS_CONFIG)
+  run_dir.write_text(export_dir, file_name, "\n".join(lines + ["}"]) + "\n")
+  return os.path.join(export_dir, file_name)
+
+
+def write_models_config(export_dir: str, server_dir: str) -> List[str]:
+  """Writes EXPORT_DIR/models.config (every model folder) and
+  models_ids.config (the `<task>_ids` folders only: core TF ops, for a
+  server without TF Text), each whole, the base paths under `server_dir`
+  (`server_path`).
+
+  Returns:
+    the files written.
+  """
+  names = model_names(export_dir)
+  ids = [name for name in names if name.endswith(IDS_SUFFIX)]
+  return [_models_config(export_dir, names, server_dir, MODELS_CONFIG),
+          _models_config(export_dir, ids, server_dir, MODELS_IDS_CONFIG)]
