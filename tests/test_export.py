@@ -703,7 +703,7 @@ def _untrained_run(folder, bert_dir, names, max_seq_length, dev=None):
       checkpoints.load_bert_encoder(files)[1], specs)
   multitask_model.model_checkpoint(model).write(run_dir.final_weights(folder))
   if dev is not None:
-    run_dir.write_results(folder, {names[0]: {"dev": {"chunk_f1": dev}}})
+    run_dir.write_results(folder, {names[0]: {"dev": {"hoc_f1": dev}}})
     run_dir.write_timing(folder, 1.0, False)
   return folder
 
@@ -728,28 +728,26 @@ def test_one_folder_serves_the_tasks_of_many_runs(tmp_path, tiny_bert_dir):
   ft = tmp_path / "ft"  # run_finetune.py's output: a run, and seeds
   _untrained_run(str(ft / "chemprot"), tiny_bert_dir, ["chemprot"], 32)
   for seed, dev in ((1, 0.3), (2, 0.6)):
-    _untrained_run(str(ft / "bc5cdr-chemical" / f"seed_{seed}"),
-                   tiny_bert_dir, ["bc5cdr-chemical"], 24, dev)
+    _untrained_run(str(ft / "hoc" / f"seed_{seed}"), tiny_bert_dir, ["hoc"],
+                   24, dev)
   other = _untrained_run(str(tmp_path / "mt"), tiny_bert_dir,
-                         ["hoc", "chemprot"], 16)
+                         ["ddi2013-type", "chemprot"], 16)
   out = str(tmp_path / "serving")
   vocab = os.path.join(tiny_bert_dir, "vocab.txt")
-  text = _long(28)  # one NER piece (max_words 30), cut by every run
+  text = _long(28)  # cut by every run
   assert len(_packed(vocab, text, 100)[0]) > 32
 
   assert sorted(export.export_run(str(ft), out, ids_only=True)) == [
-      f"{out}/{name}/1" for name in ("bc5cdr-chemical_ids", "chemprot_ids",
-                                     PRE)]
-  recipe = json.load(open(f"{out}/bc5cdr-chemical_ids/1/assets.extra/"
-                          "preprocessing.json"))
-  assert recipe["weights"] == str(ft / "bc5cdr-chemical" / "seed_2" /
-                                  "final" / "weights")  # the best dev seed
+      f"{out}/{name}/1" for name in ("chemprot_ids", "hoc_ids", PRE)]
+  recipe = json.load(open(f"{out}/hoc_ids/1/assets.extra/preprocessing.json"))
+  assert recipe["weights"] == str(
+      ft / "hoc" / "seed_2" / "final" / "weights")  # the best dev seed
   # A later export of another run's task adds to what is served.
-  export.export_run(other, out, ["hoc"], ids_only=True)
+  export.export_run(other, out, ["ddi2013-type"], ids_only=True)
   ids = _preprocessed(f"{out}/{PRE}/1", text)
   assert ids == {"chemprot": _packed(vocab, text, 32),
-                 "bc5cdr-chemical": _packed(vocab, text, 24),
-                 "hoc": _packed(vocab, text, 16)}
+                 "hoc": _packed(vocab, text, 24),
+                 "ddi2013-type": _packed(vocab, text, 16)}
   # The same task from another run: refused, naming both, nothing changed.
   config = open(f"{out}/models.config").read()
   with pytest.raises(ConfigError, match=(
@@ -771,7 +769,7 @@ def test_one_folder_serves_the_tasks_of_many_runs(tmp_path, tiny_bert_dir):
   assert not os.listdir(f"{out}/chemprot")
   assert _preprocessed(f"{out}/{PRE}/2", text)["chemprot"] == _packed(
       vocab, text, 32)
-  names = ["bc5cdr-chemical_ids", "chemprot_ids", "hoc_ids", PRE]
+  names = ["chemprot_ids", "ddi2013-type_ids", "hoc_ids", PRE]
   assert open(f"{out}/models.config").read() == "".join(
       ["model_config_list {\n"] + [
           f'  config {{\n    name: "{name}"\n    base_path: "{out}/{name}"\n'

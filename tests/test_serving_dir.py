@@ -149,9 +149,12 @@ def test_recipe_round_trip_and_newest_versions(tmp_path):
 def test_refusals(tmp_path):
   export_dir = str(tmp_path / "serving")
   ids = _version(export_dir, "chemprot_ids", 1)
-  with pytest.raises(ConfigError, match=r"chemprot_ids/1: no preprocessing "
-                     r"recipe .*exported before recipes were kept"):
-    serving_dir.served_recipes(export_dir)
+  for exporting in (None, {"hoc": 1}, {"chemprot": 0}):
+    with pytest.raises(ConfigError, match=r"chemprot_ids/1: no preprocessing "
+                       r"recipe .*exported before recipes were kept"):
+      serving_dir.served_recipes(export_dir, exporting)
+  # An export of chemprot's version 1 (or newer) replaces it as the newest.
+  assert serving_dir.served_recipes(export_dir, {"chemprot": 1}) == {}
   _recipe(tmp_path, tasks_lib.TASKS["hoc"]).write(ids)
   with pytest.raises(ConfigError, match="its recipe is of task 'hoc', not "
                      "'chemprot'"):

@@ -285,8 +285,8 @@ def export_run(model_dir: str, export_dir: str,
                       f"{version}")
   server_dir = serving_dir.server_path(export_dir, server_dir)
   recipes = _recipes(sources.resolve_runs(model_dir), task_names)
-  serving_dir.check_names(list(recipes),
-                          list(serving_dir.served_recipes(export_dir)))
+  serving_dir.check_names(list(recipes), list(serving_dir.served_recipes(
+      export_dir, dict.fromkeys(recipes, version))))
   replaced = serving_dir.replaced_folders(export_dir, recipes, version,
                                           overwrite)
   made, written = {}, []

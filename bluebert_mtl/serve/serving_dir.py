@@ -128,8 +128,8 @@ def read_recipe(model_folder: str) -> Recipe:
   except FileNotFoundError as e:
     raise ConfigError(
         f"{model_folder}: no preprocessing recipe ({path}); it was exported "
-        "before recipes were kept: export its task again with --overwrite, "
-        "or remove it") from e
+        "before recipes were kept: export its task again (--overwrite, or a "
+        "newer --version), or remove it") from e
   except (json.JSONDecodeError, KeyError, TypeError) as e:
     raise ConfigError(f"{path}: not a preprocessing recipe ({e!r})") from e
 
@@ -150,8 +150,14 @@ def model_names(export_dir: str) -> List[str]:
                 if versions(os.path.join(export_dir, name)))
 
 
-def served_recipes(export_dir: str) -> Dict[str, Tuple[int, Recipe]]:
+def served_recipes(export_dir: str, exporting: Optional[Dict[str, int]] = None
+                   ) -> Dict[str, Tuple[int, Recipe]]:
   """task -> (newest version, its recipe) of every `<task>_ids` folder.
+
+  Args:
+    export_dir: the export folder.
+    exporting: task -> the version an export is about to write; a task whose
+      newest version that is (or is older) is left out, its recipe unread.
 
   Raises:
     ConfigError: a newest version without a readable recipe, or whose
@@ -163,6 +169,8 @@ def served_recipes(export_dir: str) -> Dict[str, Tuple[int, Recipe]]:
       continue
     task = name[:-len(IDS_SUFFIX)]
     version = versions(os.path.join(export_dir, name))[-1]
+    if (exporting or {}).get(task, -1) >= version:
+      continue
     folder = os.path.join(export_dir, name, str(version))
     recipe = read_recipe(folder)
     if recipe.task.name != task:
