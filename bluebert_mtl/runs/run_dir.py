@@ -130,7 +130,7 @@ def write_run_files(run_dir: str, config: TrainConfig, bert_config_file: str,
   _write_json(run_dir, START, start_record(start_checkpoint))
   write_text(run_dir, TRAIN_CONFIG, config.to_json_string())
   write_text(run_dir, BERT_CONFIG,
-              BertConfig.from_json_file(bert_config_file).to_json_string())
+             BertConfig.from_json_file(bert_config_file).to_json_string())
   if os.path.abspath(vocab_file) != os.path.abspath(
       os.path.join(run_dir, VOCAB)):
     shutil.copyfile(vocab_file, os.path.join(run_dir, VOCAB))
