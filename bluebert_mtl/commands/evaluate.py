@@ -6,8 +6,9 @@ BLUE metric and prints one JSON object.
 
 (also `bluebert-mtl-evaluate`). The prediction file mirrors the gold file
 (what run_mtl.py and run_finetune.py write): same rows, the predicted label in
-the label column. Output: {"task": KEY, "metric": NAME, "value": FLOAT,
-...details}.
+the label column. NER sentences are matched by position, so a prediction
+file of any name scores. Output: {"task": KEY, "metric": NAME, "value":
+FLOAT, ...details}; bad input: one line naming the file and line, exit 1.
 """
 
 import json
@@ -16,6 +17,7 @@ from absl import app
 from absl import flags
 
 from bluebert_mtl import tasks as tasks_lib
+from bluebert_mtl.commands import cli
 
 FLAGS = flags.FLAGS
 
@@ -31,9 +33,10 @@ def define_flags():
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  registry = tasks_lib.registry_with(FLAGS.task_def)
-  task = tasks_lib.get_task(FLAGS.task, registry)
-  scores = task.score_files(FLAGS.gold_file, FLAGS.pred_file)
+  with cli.one_line_errors("evaluate"):
+    registry = tasks_lib.registry_with(FLAGS.task_def)
+    task = tasks_lib.get_task(FLAGS.task, registry)
+    scores = task.score_files(FLAGS.gold_file, FLAGS.pred_file)
   ordered = {"task": scores.pop("task"), "metric": scores.pop("metric"),
              "value": scores.pop("value"), **scores}
   print(json.dumps(ordered, sort_keys=False))
