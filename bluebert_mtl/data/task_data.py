@@ -46,7 +46,9 @@ class SplitData:
     return np.array([len(f.input_word_ids) for f in self.features])
 
 
-def _pieces(task, examples) -> list:
+def split_pieces(task, examples) -> list:
+  """The examples as fed to the model: NER sentences of more than
+  `task.max_words` words split (`features.split_long_sentence`)."""
   if task.kind != "tagging":
     return list(examples)
   pieces = []
@@ -55,8 +57,9 @@ def _pieces(task, examples) -> list:
   return pieces
 
 
-def _featurize(task, pieces, tokenizer, max_seq_length: int,
-               second_text_first: bool):
+def featurize_pieces(task, pieces, tokenizer, max_seq_length: int,
+                     second_text_first: bool):
+  """`Features` of the pieces, one each, as training makes them."""
   if task.kind == "tagging":
     tag_ids = {tag: i for i, tag in enumerate(task.labels)}
     return features_lib.featurize_tagged(pieces, tokenizer, max_seq_length,
@@ -72,7 +75,7 @@ def load_split(task, path: str, tokenizer, max_seq_length: int,
                ) -> SplitData:
   """Reads, splits and featurizes one file of a task (features cached)."""
   examples = task.read(path)
-  pieces = _pieces(task, examples)
+  pieces = split_pieces(task, examples)
   if len(pieces) != len(examples):
     long = sum(len(ex.words) > task.max_words for ex in examples)
     logging.info("%s %s: %d sentences of more than %d words split; %d "
@@ -86,8 +89,8 @@ def load_split(task, path: str, tokenizer, max_seq_length: int,
                bluebert_mtl.__version__)).encode()]
   feats = datasets.cached(
       cache_dir, key,
-      lambda: _featurize(task, pieces, tokenizer, max_seq_length,
-                         second_text_first),
+      lambda: featurize_pieces(task, pieces, tokenizer, max_seq_length,
+                               second_text_first),
       f"{task.name} {os.path.basename(path)} features")
   _log_truncation(task, path, pieces, feats, max_seq_length)
   return SplitData(path, examples, pieces, feats)
