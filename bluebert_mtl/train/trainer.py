@@ -215,16 +215,20 @@ def make_predict_step(model, task):
 
 def predict(predict_step, split: task_data.SplitData,
             batch_size: int) -> List[np.ndarray]:
-  """Model outputs of every feature of a split, in feature order."""
-  plan = datasets.evaluation_batches(split.lengths, batch_size)
-  dataset = datasets.batch_dataset(split.features, plan, batch_size,
-                                   with_labels=False)
+  """Model outputs of every feature of a split, in feature order.
+
+  Batches are padded here, not through a `tf.data` generator dataset: TF
+  2.20 keeps every `Dataset.from_generator`'s generator, and the features it
+  holds, for the life of the process (tensorflow/tensorflow#123530), which
+  piles up over a prediction job's many calls.
+  """
   outputs = [None] * len(split.features)
-  for batch in dataset:
+  for indices in datasets.evaluation_batches(split.lengths, batch_size):
+    batch = datasets.pad_batch(split.features, indices, batch_size,
+                               with_labels=False)
     result = predict_step(_model_inputs(batch)).numpy()
-    for row, index in enumerate(batch["example_index"].numpy()):
-      if index >= 0:
-        outputs[index] = result[row]
+    for row, index in enumerate(indices):
+      outputs[index] = result[row]
   return outputs
 
 
