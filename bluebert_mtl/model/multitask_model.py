@@ -65,9 +65,9 @@ def encoder_of(model: tf_keras.Model) -> tf_keras.layers.Layer:
   return encoder
 
 
-def encoder_checkpoint(model: tf_keras.Model) -> tf.train.Checkpoint:
+def encoder_checkpoint(encoder: tf_keras.layers.Layer) -> tf.train.Checkpoint:
   """A checkpoint of the encoder alone (MT-DNN's "stripped" model)."""
-  return tf.train.Checkpoint(encoder=encoder_of(model))
+  return tf.train.Checkpoint(encoder=encoder)
 
 
 def restore_encoder(model: tf_keras.Model, path: str) -> None:
@@ -75,13 +75,19 @@ def restore_encoder(model: tf_keras.Model, path: str) -> None:
   one) into `model`, leaving its heads fresh: the paper's "strip" followed by
   new task layers. Every encoder variable must be found in the checkpoint.
   """
+  restore_encoder_layer(encoder_of(model), path)
+
+
+def restore_encoder_layer(encoder: tf_keras.layers.Layer, path: str) -> None:
+  """`restore_encoder` for an encoder layer outside a multi-task model (e.g.
+  feature extraction from a run)."""
   if os.path.isdir(path):
     latest = tf.train.latest_checkpoint(os.path.join(path, "checkpoints"))
     latest = latest or tf.train.latest_checkpoint(path)
     if latest is None:
       raise CheckpointError(f"no checkpoint found in {path}")
     path = latest
-  status = encoder_checkpoint(model).read(path)
+  status = encoder_checkpoint(encoder).read(path)
   status.expect_partial()
   try:
     status.assert_existing_objects_matched()
