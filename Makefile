@@ -29,7 +29,8 @@ install: $(STAMP)
 minilm: $(MINILM)/bert_config.json
 
 # MT-Refinement on every sample task, MT-Fine-Tune of two, TF Serving exports
-# of one, and the results table.
+# of one, the results table, and the fine-tuned models at work on two texts
+# of data/examples/ (one NER, one relation with its entity spans).
 demo: $(MINILM)/bert_config.json
 	rm -rf build/demo
 	$(PY) run_mtl.py --flagfile=flags/demo.flags
@@ -39,6 +40,15 @@ demo: $(MINILM)/bert_config.json
 	$(PY) -m bluebert_mtl.commands.report --output=build/demo/results.md \
 	  --runs="MT-Refinement=build/demo/mt,MT-Fine-Tune=build/demo/finetune"
 	cat build/demo/results.md
+	$(PY) predict.py --model_dir=build/demo/finetune/bc5cdr-chemical \
+	  --input_file=data/examples/ner.txt --output_file=build/demo/ner.jsonl
+	$(PY) predict.py --model_dir=build/demo/finetune/chemprot \
+	  --input_file=data/examples/relation.jsonl \
+	  --output_file=build/demo/relation.jsonl
+	@for name in ner relation; do echo; echo "== $$name: input"; \
+	  cat data/examples/$$name.*; echo "== $$name: predict.py output"; \
+	  $(PY) -m json.tool --json-lines --no-ensure-ascii \
+	    build/demo/$$name.jsonl; done
 
 # pytest exits 5 when it collects no test: that is a broken suite, not a pass.
 test: $(STAMP)
@@ -53,7 +63,7 @@ $(REFERENCE_STAMP): benchmarks/reference/requirements.txt benchmarks/setup_refer
 	bash benchmarks/setup_reference.sh
 	touch $(REFERENCE_STAMP)
 
-BENCHMARKS := padding tokenization training efficiency serving
+BENCHMARKS := padding tokenization training efficiency serving predict
 bench: $(MINILM)/bert_config.json $(REFERENCE_STAMP)
 	mkdir -p build/bench
 	set -o pipefail; for name in $(BENCHMARKS); do \
