@@ -30,7 +30,7 @@ def _read(path, input_format, tasks=(CHEMPROT,)):
 
 
 def test_text_lines(tmp_path):
-  path = _file(tmp_path, "in.txt", "first text\n\n  \nA\tB\r\nlast")
+  path = _file(tmp_path, "in.txt", "\ufefffirst text\n\n  \nA\tB\r\nlast")
   records = _read(path, "text", [])
   assert [(r.id, r.line, r.texts, r.is_empty) for r in records] == [
       (1, 1, ("first text",), False), (2, 2, ("",), True),
@@ -153,3 +153,12 @@ def test_items():
     inputs.item_records([("c", "d"), "e"], BIOSSES)
   with pytest.raises(DataError, match="<texts>:1: an item is a text"):
     inputs.item_records([3], CHEMPROT)
+  with pytest.raises(DataError, match="<texts>: give a list of texts"):
+    inputs.item_records("one text", CHEMPROT)
+
+
+def test_a_missing_file_is_named(tmp_path):
+  for input_format in ("text", "blue"):
+    with pytest.raises(DataError, match=f"{tmp_path}/no.tsv: cannot read the "
+                       "input: no such file"):
+      _read(str(tmp_path / "no.tsv"), input_format)

@@ -44,6 +44,7 @@ _SINGLE_KEYS, _PAIR_KEYS = ("text",), ("text_a", "text_b")
 _JSONL_KEYS = ("id", "entities") + _SINGLE_KEYS + _PAIR_KEYS
 _ENTITY_KEYS = ("start", "end", "type")
 ITEMS = "<texts>"  # the "file" of Predictor.predict's items, in errors
+_BOM = "\ufeff"  # a byte-order mark opening a file is not text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +100,8 @@ def _lines(path: str) -> Iterator[Tuple[int, str]]:
         except UnicodeDecodeError as e:
           raise DataError(path, number, f"not UTF-8: byte 0x{raw[e.start]:02x}"
                           f" at byte {e.start + 1} of the line") from None
+        if number == 1:
+          line = line.removeprefix(_BOM)
         yield number, line.rstrip("\n").removesuffix("\r")
   except OSError as e:
     raise DataError(path, None, f"cannot read the input: {e.strerror}"
@@ -224,6 +227,8 @@ def read_records(path: str, input_format: str,
       does not fit a task.
     ConfigError: BLUE input for more than one task.
   """
+  if not os.path.isfile(path):
+    raise DataError(path, None, "cannot read the input: no such file")
   if input_format == "blue":
     records = iter(_blue_records(path, tasks))
   else:
@@ -249,6 +254,9 @@ def windows(records: Iterable[Record],
 def item_records(items: Sequence, task) -> List[Record]:
   """Records of `Predictor.predict`'s items: a text, a (text_a, text_b)
   pair, or a JSONL-style object; errors name the item's 1-based position."""
+  if isinstance(items, (str, dict)):
+    raise DataError(ITEMS, None, "give a list of texts (or pairs, or dicts), "
+                    f"not one {type(items).__name__}")
   records = []
   for number, item in enumerate(items, start=1):
     if isinstance(item, str):

@@ -82,15 +82,18 @@ class Predictor:
         os.path.join(source.run_dir, run_dir.BERT_CONFIG))
     self.run = source.run_dir
     self.tasks = {task.name: task for task in tasks}
-    self.max_seq_length = max_seq_length or config.max_seq_length
-    self.batch_size = batch_size or config.eval_batch_size
+    self.max_seq_length = (config.max_seq_length if max_seq_length is None
+                           else max_seq_length)
+    self.batch_size = (config.eval_batch_size if batch_size is None
+                       else batch_size)
     if not 3 <= self.max_seq_length <= bert_config.max_position_embeddings:
       raise ConfigError(
           f"--max_seq_length {self.max_seq_length} must be in [3, "
           f"{bert_config.max_position_embeddings}] (max_position_embeddings "
           f"of {os.path.join(self.run, run_dir.BERT_CONFIG)})")
     if self.batch_size < 1:
-      raise ConfigError(f"--batch_size must be positive, got {batch_size}")
+      raise ConfigError(f"--batch_size must be positive, got "
+                        f"{self.batch_size}")
     self.window = datasets.SORT_WINDOW_BATCHES * self.batch_size
     self.second_text_first = config.second_text_first
     self.tokenizer = tokenization.FullTokenizer(
