@@ -29,8 +29,9 @@ install: $(STAMP)
 minilm: $(MINILM)/bert_config.json
 
 # MT-Refinement on every sample task, MT-Fine-Tune of two, TF Serving exports
-# of one, the results table, and the fine-tuned models at work on two texts
-# of data/examples/ (one NER, one relation with its entity spans).
+# of one, the results table, and the multi-task model at work on two texts of
+# data/examples/ (one NER, one relation with its entity spans). Models
+# trained on the few sample sentences: expect rough labels.
 demo: $(MINILM)/bert_config.json
 	rm -rf build/demo
 	$(PY) run_mtl.py --flagfile=flags/demo.flags
@@ -40,9 +41,9 @@ demo: $(MINILM)/bert_config.json
 	$(PY) -m bluebert_mtl.commands.report --output=build/demo/results.md \
 	  --runs="MT-Refinement=build/demo/mt,MT-Fine-Tune=build/demo/finetune"
 	cat build/demo/results.md
-	$(PY) predict.py --model_dir=build/demo/finetune/bc5cdr-chemical \
+	$(PY) predict.py --model_dir=build/demo/mt --tasks=bc5cdr-chemical \
 	  --input_file=data/examples/ner.txt --output_file=build/demo/ner.jsonl
-	$(PY) predict.py --model_dir=build/demo/finetune/chemprot \
+	$(PY) predict.py --model_dir=build/demo/mt --tasks=chemprot \
 	  --input_file=data/examples/relation.jsonl \
 	  --output_file=build/demo/relation.jsonl
 	@for name in ner relation; do echo; echo "== $$name: input"; \
@@ -55,7 +56,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "no tests were collected" >&2; fi; exit $$rc
 
-# Every benchmark, one after the other, as one dated run (about 25 minutes on
+# Every benchmark, one after the other, as one dated run (about 50 minutes on
 # 2 cores); each prints its figures beside its reference measured in the same
 # run. Logs in build/bench/. See benchmarks/README.md and BENCHMARKS.md.
 REFERENCE_STAMP := benchmarks/reference/.venv/.installed

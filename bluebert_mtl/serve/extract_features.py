@@ -98,8 +98,8 @@ def _rounded(values: np.ndarray) -> list:
 
 def _encoder(files: BertFiles, encoder_checkpoint: Optional[str],
              max_seq_length: int, layers: Sequence[int]):
-  """(config, encoder) with the download's or the run's weights, once the
-  length and the layer indices are checked against the config."""
+  """The encoder with the download's or the run's weights, once the length
+  and the layer indices are checked against its config."""
   config, encoder = load_bert_encoder(
       files, weights_from_elsewhere=bool(encoder_checkpoint))
   if encoder_checkpoint:
@@ -114,7 +114,7 @@ def _encoder(files: BertFiles, encoder_checkpoint: Optional[str],
   if bad:
     raise ConfigError(f"--layers {bad[0]}: the encoder has {count} layers, "
                       f"indices {-count}..{count - 1} (-1: the last)")
-  return config, encoder
+  return encoder
 
 
 def _record(tokens: List[str], outputs: Dict[str, object], row: int,
@@ -164,7 +164,7 @@ def extract_features(files: BertFiles, input_file: str, output_file: str,
     DataError: a line of `input_file` that is not UTF-8.
   """
   texts = read_texts(input_file)
-  _, encoder = _encoder(files, encoder_checkpoint, max_seq_length, layers)
+  encoder = _encoder(files, encoder_checkpoint, max_seq_length, layers)
   tokenizer = FullTokenizer(files.vocab_file, do_lower_case)
   spec = {name: tf.TensorSpec([None, None], tf.int32)
           for name in ENCODER_INPUT_NAMES}  # each [B, T]
