@@ -8,6 +8,7 @@ Flags become a `TrainConfig` in one function here; library code never reads
 FLAGS. absl rejects unknown flags (the original silently ignored them).
 """
 
+import contextlib
 from typing import List, Sequence
 
 from absl import flags
@@ -16,7 +17,7 @@ from bluebert_mtl.train import distribution
 from bluebert_mtl.train import sampling
 from bluebert_mtl import tasks as tasks_lib
 from bluebert_mtl.config import BertFiles, TrainConfig
-from bluebert_mtl.errors import ConfigError
+from bluebert_mtl.errors import BlueBertError, ConfigError
 
 
 def define_bert_flags():
@@ -168,3 +169,14 @@ def results_table(results: dict) -> str:
              for s in ("dev", "test")]
     lines.append(f"| {task} | {metric} | {cells[0]} | {cells[1]} |")
   return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def one_line_errors(program: str):
+  """Ends the program with one line, `program: file:line: problem`, and exit
+  status 1 where bad input raises a `BlueBertError` inside the block."""
+  try:
+    yield
+  except BlueBertError as e:
+    raise SystemExit(f"{program}: {e}") from e
+

@@ -16,7 +16,7 @@ import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
 from absl import app
 from absl import flags
 
-from bluebert_mtl.errors import BlueBertError
+from bluebert_mtl.commands import cli
 from bluebert_mtl.runs import run_dir
 from bluebert_mtl.serve import extract_features
 from bluebert_mtl.study import finetune
@@ -56,7 +56,7 @@ def main(argv):
     layers = [int(index) for index in f.layers]
   except ValueError as e:
     raise app.UsageError(f"--layers must be integers, got {f.layers}") from e
-  try:
+  with cli.one_line_errors("extract_features"):
     start = finetune.resolve_start(
         f.bert_dir, f.bert_config_file,
         f.bert_dir if run else f.init_checkpoint, f.vocab_file)
@@ -66,8 +66,6 @@ def main(argv):
     extract_features.extract_features(
         start.bert_files, f.input_file, f.output_file, lower,
         f.max_seq_length, f.batch_size, start.encoder_checkpoint, layers)
-  except BlueBertError as e:
-    raise SystemExit(f"extract_features: {e}") from e
 
 
 def run():

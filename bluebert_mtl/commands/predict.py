@@ -17,7 +17,7 @@ import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
 from absl import app
 from absl import flags
 
-from bluebert_mtl.errors import BlueBertError
+from bluebert_mtl.commands import cli
 from bluebert_mtl.serve import inputs
 from bluebert_mtl.serve import predictor
 
@@ -51,14 +51,12 @@ def define_flags():
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  try:
+  with cli.one_line_errors("predict.py"):
     model = predictor.Predictor.from_run(
         FLAGS.model_dir, FLAGS.tasks, max_seq_length=FLAGS.max_seq_length,
         batch_size=FLAGS.batch_size)
     model.predict_file(FLAGS.input_file, FLAGS.output_file,
                        FLAGS.input_format)
-  except BlueBertError as e:
-    raise SystemExit(f"predict.py: {e}") from e
 
 
 def run():
