@@ -1,4 +1,5 @@
-"""A one-line progress display for long loops: step, task, loss, speed, ETA."""
+"""A one-line progress display for long loops: step, task, loss, speed, ETA
+(training), or items done, items/s, ETA (prediction)."""
 
 import sys
 import time
@@ -35,15 +36,34 @@ class Progress:
              force: bool = False):
     """Records `examples` more trained rows; prints if it is time to."""
     self.examples += examples
+    if self._due(force):
+      self._print(f"step {step}/{self.total} [{task}] loss {loss:.4f} | "
+                  f"{self.examples_per_second():.1f} ex/s | "
+                  f"ETA {self._eta(step)}", step)
+
+  def advance(self, items: int, unit: str):
+    """Records `items` more items done, for a loop whose steps are the items
+    themselves (`total` of them); prints `N/M unit | x unit/s | ETA`."""
+    self.examples += items
+    done = self.start + self.examples
+    if self._due(done >= self.total):
+      self._print(f"{done}/{self.total} {unit} | "
+                  f"{self.examples_per_second():.1f} {unit}/s | "
+                  f"ETA {self._eta(done)}", done)
+
+  def _due(self, force: bool) -> bool:
+    """Whether to print now (every `interval` seconds, or when forced)."""
     now = time.monotonic()
     if not force and now - self.last_print < self.interval:
-      return
+      return False
     self.last_print = now
-    elapsed = max(now - self.began, 1e-9)
-    done = step - self.start
-    eta = (self.total - step) * elapsed / max(done, 1)
-    line = (f"step {step}/{self.total} [{task}] loss {loss:.4f} | "
-            f"{self.examples / elapsed:.1f} ex/s | ETA {_clock(eta)}")
+    return True
+
+  def _eta(self, step: int) -> str:
+    elapsed = max(time.monotonic() - self.began, 1e-9)
+    return _clock((self.total - step) * elapsed / max(step - self.start, 1))
+
+  def _print(self, line: str, step: int):
     end = "\r" if self.tty and step < self.total else "\n"
     self.stream.write(line.ljust(78) + end)
     self.stream.flush()

@@ -10,34 +10,17 @@ Model selection is by dev score only, never by test.
 
 import math
 import os
-from typing import Dict, List, Sequence
+from typing import Dict, Sequence
 
 from absl import logging
-import numpy as np
 import tensorflow as tf
 
 from bluebert_mtl import tasks as tasks_lib
-from bluebert_mtl.data import datasets
 from bluebert_mtl.data import task_data
+from bluebert_mtl.model import inference
 from bluebert_mtl.model import multitask_model
 from bluebert_mtl.runs import run_dir
-from bluebert_mtl.train import step as step_lib
 from bluebert_mtl.train.state import TrainingState
-
-
-def predict(predict_step, split: task_data.SplitData,
-            batch_size: int) -> List[np.ndarray]:
-  """Model outputs of every feature of a split, in feature order."""
-  plan = datasets.evaluation_batches(split.lengths, batch_size)
-  dataset = datasets.batch_dataset(split.features, plan, batch_size,
-                                   with_labels=False)
-  outputs = [None] * len(split.features)
-  for batch in dataset:
-    result = predict_step(step_lib.model_inputs(batch)).numpy()
-    for row, index in enumerate(batch["example_index"].numpy()):
-      if index >= 0:
-        outputs[index] = result[row]
-  return outputs
 
 
 def score_split(task, split: task_data.SplitData, predictions: dict):
@@ -74,14 +57,16 @@ class Evaluator:
     self.weights_dir = weights_dir
     self.output_dir = output_dir
     self.is_chief = is_chief
-    self._predict_steps = {t.name: step_lib.make_predict_step(model, t)
-                           for t in self.tasks}
+    self._predict_steps = {
+        t.name: inference.make_predict_step(
+            multitask_model.task_model(model, t.name)) for t in self.tasks}
     # task -> decoded dev predictions of its best weights, kept from the
     # evaluation that found them so the results need not predict dev again.
     self._best_dev_predictions = {}
 
   def _predictions(self, task, split: task_data.SplitData) -> dict:
-    outputs = predict(self._predict_steps[task.name], split, self.batch_size)
+    outputs = inference.predict(self._predict_steps[task.name], split,
+                                self.batch_size)
     return task_data.decode_predictions(task, split, outputs)
 
   def _best_prefix(self, task_name: str) -> str:
