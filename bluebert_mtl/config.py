@@ -276,6 +276,13 @@ class TrainConfig:
       "Mixed precision (fp16 with dynamic loss scaling).", None,
       choices=MIXED_PRECISIONS)
   jit_compile: bool = option("Compile each training step with XLA.", False)
+  cls_only_last_layer: bool = option(
+      "Heads that read [CLS] (regression, classification, multi-label) take "
+      "an encoder pass whose last block computes keys and values at every "
+      "position but everything else at [CLS] alone: their outputs equal the "
+      "full block's, for less work (modeling.BlueBertEncoder); tagging heads "
+      "always take the full block. --nocls_only_last_layer: the full block "
+      "for every head.", True)
   deterministic: bool = option(
       "TensorFlow op determinism (tf.config.experimental."
       "enable_op_determinism): on a GPU, what bit-identical results and "

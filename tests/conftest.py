@@ -94,3 +94,19 @@ def no_dropout_bert_dir(tiny_bert_dir, tmp_path_factory):
                 attention_probs_dropout_prob=0.0)
   (folder / "bert_config.json").write_text(json.dumps(config))
   return str(folder)
+
+
+@pytest.fixture(scope="session")
+def minilm_encoder(minilm_dir):
+  """(the MiniLM encoder as the package loads it, its weights by TF1 name
+  read from the safetensors by the tests' own rules, its config dict)."""
+  # pylint: disable=g-import-not-at-top
+  from safetensors.numpy import load_file
+  from bluebert_mtl.config import BertFiles
+  from bluebert_mtl.model.checkpoints import load_bert_encoder
+  from test_convert_checkpoint import tf1_weights_from_hf
+  # pylint: enable=g-import-not-at-top
+  config, encoder = load_bert_encoder(BertFiles.resolve(bert_dir=minilm_dir))
+  weights = tf1_weights_from_hf(
+      load_file(os.path.join(minilm_dir, "model.safetensors")))
+  return encoder, weights, config.to_dict()

@@ -139,3 +139,35 @@ def test_hub_module_matches_numpy_bert_without_the_package(tmp_path):
                  check=True, cwd=tmp_path, env=env)
   assert_matches_numpy_bert(dict(np.load(tmp_path / "out.npz")), weights,
                             numpy_bert.TINY_CONFIG)
+
+
+# "[CLS] the cat sat [SEP] on the mat [SEP]", a padded single text and a
+# padded pair, in BERT's uncased vocab (MiniLM's): [B=3, T=9].
+MINILM_WORD_IDS = np.array(
+    [[101, 1996, 4937, 2938, 102, 2006, 1996, 13523, 102],
+     [101, 2061, 2024, 102, 0, 0, 0, 0, 0],
+     [101, 4937, 102, 13523, 2938, 102, 0, 0, 0]], np.int32)
+MINILM_INPUTS = {
+    "input_word_ids": MINILM_WORD_IDS,
+    "input_mask": (MINILM_WORD_IDS > 0).astype(np.int32),
+    "input_type_ids": np.array([[0] * 5 + [1] * 4, [0] * 9,
+                                [0] * 3 + [1] * 3 + [0] * 3], np.int32)}
+
+
+def test_cls_only_last_block_matches_numpy_bert_on_minilm(minilm_encoder):
+  encoder, weights, config_dict = minilm_encoder
+  want_seq, want_pooled = numpy_bert.bert_forward(
+      weights, config_dict, MINILM_WORD_IDS, MINILM_INPUTS["input_mask"],
+      MINILM_INPUTS["input_type_ids"])
+  cls = encoder(MINILM_INPUTS, output_range=modeling.CLS_ONLY, training=False)
+  full = encoder(MINILM_INPUTS, training=False)
+  # The last block's outputs at [CLS] alone; the earlier blocks' in full.
+  assert cls["sequence_output"].shape == (3, 1, 384)
+  assert [o.shape[1] for o in cls["encoder_outputs"]] == [9] * 5 + [1]
+  assert np.abs(cls["sequence_output"].numpy()[:, 0]
+                - want_seq[:, 0]).max() <= TOLERANCE
+  assert np.abs(cls["pooled_output"].numpy() - want_pooled).max() <= TOLERANCE
+  assert np.abs(cls["pooled_output"].numpy()
+                - full["pooled_output"].numpy()).max() <= TOLERANCE
+  # A call without output_range after one with it is the full encoder again.
+  assert encoder(MINILM_INPUTS)["sequence_output"].shape == (3, 9, 384)

@@ -218,6 +218,29 @@ def test_precision_and_xla_paths_train_on_cpu(tiny_bert_dir, tmp_path,
   assert set(results) == {"chemprot", "bc5cdr-chemical"}
 
 
+def test_cls_only_last_layer_trains_as_the_full_layer(no_dropout_bert_dir,
+                                                     tmp_path):
+  """Without dropout, sentence tasks trained on the [CLS]-only last block
+  (the default) take the full block's losses, step by step; the tagging
+  task trains in the same model."""
+  names = ("chemprot", "hoc", "biosses", "bc5cdr-chemical")
+  histories = []
+  for cls_only in (True, False):
+    config = _config(tmp_path / str(cls_only), SAMPLE_DIR, names,
+                     max_steps=8, head_dropout=0.0,
+                     cls_only_last_layer=cls_only)
+    trainer = trainer_lib.Trainer(
+        config, Start(BertFiles.resolve(bert_dir=no_dropout_bert_dir)),
+        _tasks(names))
+    trainer.run()
+    histories.append(trainer.history)
+  (ours, full) = histories
+  assert [name for _, name, _ in ours] == [name for _, name, _ in full]
+  assert {name for _, name, _ in ours} == set(names)
+  np.testing.assert_allclose([loss for _, _, loss in ours],
+                             [loss for _, _, loss in full], rtol=1e-5)
+
+
 def test_diverging_loss_stops_naming_task_and_step(tiny_bert_dir, tmp_path):
   config = _config(tmp_path / "run", SAMPLE_DIR, ("chemprot",),
                    learning_rate=1e30, warmup_proportion=0.0, max_steps=6,

@@ -8,17 +8,19 @@ Dims key:
   I: intermediate (feed-forward) size.
   V: vocabulary size.
 
-`build_bert_encoder` returns `official.nlp.modeling.networks.BertEncoderV2`
-with BlueBERT's math (docs/original_system.md §4.1): post-LN blocks, LayerNorm
-epsilon 1e-12, exact erf GELU, dense(H) + tanh pooler on position 0. Its layer
-names are what `checkpoints.py` maps the TF1 variable names onto.
+`build_bert_encoder` returns a `BlueBertEncoder`, tf-models-official's
+`BertEncoderV2` with BlueBERT's math (docs/original_system.md §4.1): post-LN
+blocks, LayerNorm epsilon 1e-12, exact erf GELU, dense(H) + tanh pooler on
+position 0. Its layer names are what `checkpoints.py` maps the TF1 variable
+names onto. Called with `output_range=CLS_ONLY`, the same layer (the same
+weights) computes the last block at [CLS] alone: all a pooled head reads.
 
 `save_hub_module` writes the encoder as a TF Hub-style SavedModel that
 `hub.KerasLayer` loads without this package.
 """
 
 import math
-from typing import Callable, Union
+from typing import Callable, Optional, Union
 
 import tensorflow as tf
 import tf_keras
@@ -56,6 +58,8 @@ HIDDEN_ACTIVATIONS = {
 }
 
 ENCODER_INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
+# `output_range` of a call whose readers need position 0 ([CLS]) alone.
+CLS_ONLY = 1
 
 
 def keras_activation(hidden_act: str) -> Union[str, Callable[..., tf.Tensor]]:
@@ -70,6 +74,32 @@ def keras_activation(hidden_act: str) -> Union[str, Callable[..., tf.Tensor]]:
   return HIDDEN_ACTIVATIONS[hidden_act]
 
 
+@tf_keras.utils.register_keras_serializable(package="bluebert_mtl")
+class BlueBertEncoder(networks.BertEncoderV2):
+  """`BertEncoderV2` whose every call chooses how much of the last block runs.
+
+  `call(inputs, output_range=None)` computes the whole encoder; with
+  `output_range=R` the last transformer block still projects keys and values
+  at every position, but its queries, attention output, residuals,
+  LayerNorms and feed-forward only at positions [0, R)
+  (tf-models' `TransformerEncoderBlock` `output_range`). Then
+  `sequence_output` and the last of `encoder_outputs` are [B, R, H], and
+  `pooled_output` [B, H] equals the full call's (same arithmetic on the
+  positions kept; docs/architecture.md). The earlier blocks always run in
+  full: their every position feeds the last block's keys and values.
+
+  One instance, one set of variables, serves both modes, so a model may call
+  it twice (`multitask_model.build_multitask_model`) and checkpoints, the
+  TF1 name table and saved weights are those of `BertEncoderV2`.
+  """
+
+  def call(self, inputs, output_range: Optional[int] = None):
+    # BertEncoderV2.call hands `self._output_range` to its last block alone;
+    # set on every call, so the constructor's value never applies.
+    self._output_range = output_range
+    return super().call(inputs)
+
+
 def build_bert_encoder(config: BertConfig,
                        name: str = "bert_encoder") -> tf_keras.layers.Layer:
   """Builds a BERT encoder with BlueBERT's architecture and random weights.
@@ -78,7 +108,9 @@ def build_bert_encoder(config: BertConfig,
   `input_mask` (1 for real tokens, 0 for padding) and `input_type_ids`, and
   returns a dict with `sequence_output` float32 [B, T, H] (last block),
   `pooled_output` float32 [B, H] (tanh dense on position 0) and
-  `encoder_outputs` (list of the L float32 [B, T, H] block outputs).
+  `encoder_outputs` (list of the L float32 [B, T, H] block outputs); called
+  with `output_range=CLS_ONLY`, the last block's outputs are [B, 1, H]
+  (`BlueBertEncoder`).
 
   The attention mask is additive -1e9 (tf_keras masked softmax) where TF1 BERT
   added -10000: after the softmax both give padded keys a weight that is 0 in
@@ -93,12 +125,12 @@ def build_bert_encoder(config: BertConfig,
     name: Keras name of the layer and prefix of its variable names.
 
   Returns:
-    a built `BertEncoderV2` layer.
+    a built `BlueBertEncoder` layer.
 
   Raises:
     ConfigError: `config.hidden_act` is not one TF1 BERT knows.
   """
-  encoder = networks.BertEncoderV2(
+  encoder = BlueBertEncoder(
       vocab_size=config.vocab_size,
       hidden_size=config.hidden_size,
       num_layers=config.num_hidden_layers,

@@ -7,6 +7,12 @@ Dims: B batch, T sequence, H hidden, C outputs of a head.
                                            pooled_output [B, H]}
     -> one head per task -> outputs {task key: float32 logits / scores}
 
+The encoder layer is called at most twice in the one functional model, with
+the same weights: in full for the tagging heads (`TaskKind.token_level`),
+and with its last block at [CLS] alone (`modeling.CLS_ONLY`) for the heads
+that read `pooled_output`, which is then the full call's. A task's view
+(`task_model`) computes only its own call.
+
 Encoder and heads are saved apart: `encoder_checkpoint` holds the encoder
 alone (the paper's "strip" of MT-DNN, docs/original_system.md §3.6),
 `model_checkpoint` the encoder and every head.
@@ -36,23 +42,33 @@ def encoder_inputs() -> Dict[str, tf_keras.Input]:
           for name in INPUT_NAMES}
 
 
-def build_multitask_model(encoder: tf_keras.layers.Layer,
-                          tasks: Sequence) -> tf_keras.Model:
+def build_multitask_model(encoder: tf_keras.layers.Layer, tasks: Sequence,
+                          cls_only_last_layer: bool = True
+                          ) -> tf_keras.Model:
   """One functional model: shared encoder, one output per task.
 
   Args:
     encoder: the BERT layer (`modeling.build_bert_encoder`).
     tasks: `TaskSpec`s; each gets a fresh head named after its key.
+    cls_only_last_layer: heads of sentence kinds (not `token_level`) read an
+      encoder call whose last block runs at [CLS] alone (module docstring);
+      False: every head reads the full call.
 
   Returns:
     a `tf_keras.Model` whose outputs dict is keyed by task key.
   """
   inputs = encoder_inputs()
-  encoder_outputs = encoder(inputs)
-  outputs = {
-      task.name: task.task_kind.build_head(task)(encoder_outputs)
-      for task in tasks
-  }
+  calls = {}  # output_range -> the encoder's outputs of that call
+
+  def encoder_outputs(task):
+    cls_only = cls_only_last_layer and not task.task_kind.token_level
+    output_range = modeling.CLS_ONLY if cls_only else None
+    if output_range not in calls:
+      calls[output_range] = encoder(inputs, output_range=output_range)
+    return calls[output_range]
+
+  outputs = {task.name: task.task_kind.build_head(task)(encoder_outputs(task))
+             for task in tasks}
   return tf_keras.Model(inputs, outputs, name="mt_bluebert")
 
 
@@ -148,11 +164,12 @@ def restore_task_weights(model, task_name: str, checkpoint: str) -> None:
       raise CheckpointError(f"{checkpoint}: holds no weights of {what}") from e
 
 
-def load_task_model(task, bert_config: BertConfig,
-                    checkpoint: str) -> tf_keras.Model:
+def load_task_model(task, bert_config: BertConfig, checkpoint: str,
+                    cls_only_last_layer: bool = True) -> tf_keras.Model:
   """A task's single-task model (`task_model`): a fresh encoder of
-  `bert_config` and the task's head, with their weights from `checkpoint`."""
+  `bert_config` and the task's head, with their weights from `checkpoint`
+  (`cls_only_last_layer`: as `build_multitask_model`)."""
   model = build_multitask_model(modeling.build_bert_encoder(bert_config),
-                                [task])
+                                [task], cls_only_last_layer)
   restore_task_weights(model, task.name, checkpoint)
   return task_model(model, task.name)

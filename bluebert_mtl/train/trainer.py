@@ -177,7 +177,8 @@ class Trainer:
     encoder_checkpoint = self.start.encoder_checkpoint
     _, encoder = checkpoints.load_bert_encoder(
         self.bert_files, weights_from_elsewhere=bool(encoder_checkpoint))
-    model = multitask_model.build_multitask_model(encoder, self.tasks)
+    model = multitask_model.build_multitask_model(
+        encoder, self.tasks, self.config.cls_only_last_layer)
     if encoder_checkpoint:
       multitask_model.restore_encoder(model, encoder_checkpoint)
     return model
