@@ -1,4 +1,5 @@
-"""Multi-task training throughput: our compiled steps vs the PyTorch reference.
+"""Multi-task training throughput: our compiled steps, with the last layer at
+[CLS] alone and in full, vs the PyTorch reference.
 
   .venv/bin/python -m benchmarks.bench_training [--steps=60] [--blocks=60]
 
@@ -7,7 +8,11 @@ of the public BLUE data (MiniLM encoder from build/minilm_tf1, batch 32,
 max_seq_length 128, Adamax, clip 1.0, weight decay 0.01), the per-task steps
 of `step.make_train_step`, the Algorithm 1 schedule of epoch 0 and each
 task's `tf.data` stream of length-bucketed batches. A step is timed from
-`next(stream)` to the loss as a Python float, as `Trainer.run` does it.
+`next(stream)` to the loss as a Python float, as `Trainer.run` does it. It
+runs twice, as two Trainers from the same weights: "ours" (the default:
+sentence tasks' heads read an encoder pass whose last block runs at [CLS]
+alone, `--cls_only_last_layer`) and "ours, full last layer"
+(`--nocls_only_last_layer`); tagging tasks take the full block in both.
 
 The reference (benchmarks/reference/torch_mt.py) trains the same MiniLM
 weights on the very same batches in the same order: the batch plans are pure
@@ -15,13 +20,17 @@ functions of (seed, task), so the Trainer's `TrainingBatches`
 rebuild them exactly and they are handed over as numpy arrays (identical token ids, no second
 tokenizer).
 
-Both sides first run one step of each task (tracing) plus `--warmup_steps`
+Every side first runs one step of each task (tracing) plus `--warmup_steps`
 schedule steps, then the measured steps in `--blocks` blocks, alternating
-sides block by block (the other side idles meanwhile). Figures: examples/s
-(real rows) and real tokens/s (input_mask ones) over all measured steps, and
-the ratio ours / reference, with the median of the per-block ratios.
+sides block by block (the others idle meanwhile), then `--task_steps` more
+steps of each task alone, alternating sides task by task, for examples/s
+per task kind (the schedule's first steps hold few or none of a small task
+such as biosses). Figures: examples/s (real rows) and real tokens/s
+(input_mask ones) over all measured steps, and the ratios ours / full
+last layer and ours / reference, with the median of the per-block ratios.
 """
 
+import dataclasses
 import os
 import tempfile
 import time
@@ -60,11 +69,14 @@ flags.DEFINE_integer("intra_op_threads", 0, "Variant: TF intra-op threads "
                      "(0: TF's default).")
 flags.DEFINE_integer("inter_op_threads", 0, "Variant: TF inter-op threads "
                      "(0: TF's default).")
+flags.DEFINE_integer("task_steps", 4, "Measured steps of each task alone "
+                     "per side, after the mix (examples/s per task kind).")
 flags.DEFINE_bool("reference", True, "Also run the PyTorch reference.")
 # --smoke: one task of each kind of data/sample/, a few short batches.
 SMOKE = {"tasks": ["chemprot", "hoc", "biosses", "bc5cdr-chemical"],
          "batch_size": 4, "max_seq_length": 32, "warmup_steps": 1, "steps": 2,
-         "blocks": 2}
+         "blocks": 2, "task_steps": 1}
+OURS, FULL, REFERENCE = "ours", "ours, full last layer", "reference"
 
 
 class OurSide:
@@ -158,63 +170,59 @@ def train_config(data: inputs.Inputs, prefix: str) -> TrainConfig:
       cache_dir=data.cache_dir)
 
 
-def main(argv):
-  del argv
-  data = inputs.resolve(SMOKE, need_reference=FLAGS.reference)
-  configure_threads()
-  common.print_header("MT training throughput", common.command_line())
-  config = train_config(data, "bench_training_")
-  output_dir = config.output_dir
-  ours = OurSide(config, data.bert_files())
-  names = step_order(ours, FLAGS.warmup_steps, FLAGS.steps)
-  batches = numpy_batches(ours, names)
-  first = len(ours.trainer.tasks) + FLAGS.warmup_steps
-  trainer = ours.trainer
-  print(f"tasks: {', '.join(FLAGS.tasks)}; steps per epoch "
-        f"{trainer.steps_per_epoch}; warm-up {first} steps, measured "
-        f"{FLAGS.steps} steps in {FLAGS.blocks} blocks per side")
+def start_reference(trainer, config, data, names, batches):
+  """The reference worker, set up on the run's batches (None without)."""
+  if not data.reference:
+    return None
+  reference = common.ReferenceWorker()
+  path = os.path.join(config.output_dir, "batches.npz")
+  common.save_batches(path, names, batches)
+  setup = reference.call(
+      "train_setup", model_dir=data.hf_dir,
+      tasks=reference_tasks(trainer), batches=path,
+      learning_rate=config.learning_rate,
+      warmup_steps=trainer.lr_schedule.warmup_steps,
+      total_steps=trainer.total_steps, weight_decay=config.weight_decay,
+      clip_norm=config.clip_norm)
+  print(f"reference: {common.describe_reference(reference)}, "
+        f"attention {setup['attention']}")
+  return reference
 
-  reference = None
-  if data.reference:
-    reference = common.ReferenceWorker()
-    path = os.path.join(output_dir, "batches.npz")
-    common.save_batches(path, names, batches)
-    setup = reference.call(
-        "train_setup", model_dir=data.hf_dir,
-        tasks=reference_tasks(trainer), batches=path,
-        learning_rate=config.learning_rate,
-        warmup_steps=trainer.lr_schedule.warmup_steps,
-        total_steps=trainer.total_steps, weight_decay=config.weight_decay,
-        clip_norm=config.clip_norm)
-    print(f"reference: {common.describe_reference(reference)}, "
-          f"attention {setup['attention']}")
 
-  ours.run(names[:first])
+def make_runners(ours, full, reference, names):
+  """side -> run(start, end): steps start..end-1 of `names` on that side,
+  returning (seconds, losses) per step."""
+  runners = {OURS: lambda a, b: ours.run(names[a:b]),
+             FULL: lambda a, b: full.run(names[a:b])}
   if reference:
-    reference.call("train", start=0, end=first)
-  bounds = np.linspace(first, len(names), FLAGS.blocks + 1).astype(int)
-  times = {"ours": [], "reference": []}
-  losses = {"ours": [], "reference": []}
-  block_ratios = []
+    def run_reference(a, b):
+      reply = reference.call("train", start=int(a), end=int(b))
+      return reply["seconds"], reply["losses"]
+    runners[REFERENCE] = run_reference
+  return runners
+
+
+def run_blocks(runners, bounds):
+  """Runs the blocks [bounds[i], bounds[i+1]) on every side, rotating which
+  side goes first. Returns (side -> seconds per step, side -> losses,
+  side -> seconds per block)."""
+  sides = list(runners)
+  times = {side: [] for side in sides}
+  losses = {side: [] for side in sides}
+  blocks = {side: [] for side in sides}
   for b, (start, end) in enumerate(zip(bounds[:-1], bounds[1:])):
-    sides = ["ours", "reference"] if reference else ["ours"]
-    block = {}
-    for side in sides if b % 2 == 0 else sides[::-1]:
-      if side == "ours":
-        block[side], block_losses = ours.run(names[start:end])
-      else:
-        reply = reference.call("train", start=int(start), end=int(end))
-        block[side], block_losses = reply["seconds"], reply["losses"]
-      times[side] += block[side]
+    turn = b % len(sides)
+    for side in sides[turn:] + sides[:turn]:
+      seconds, block_losses = runners[side](start, end)
+      times[side] += seconds
       losses[side] += block_losses
-    if reference:
-      block_ratios.append(sum(block["reference"]) / sum(block["ours"]))
-  if reference:
-    reference.close()
+      blocks[side].append(sum(seconds))
+  return times, losses, blocks
 
-  measured = batches[first:]
-  rows = [summarize(side, times[side], measured) for side in times
-          if times[side]]
+
+def report_mix(times, losses, blocks, measured, trainer):
+  """The mix table, tokens and FLOP/s, and the ratios between sides."""
+  rows = [summarize(side, times[side], measured) for side in times]
   common.print_table(
       ["side", "steps", "seconds", "examples/s", "real tokens/s",
        "median step ms", "mean loss"],
@@ -226,16 +234,73 @@ def main(argv):
   bert = BertConfig.from_json_file(trainer.bert_files.config_file)
   flops = sum(bert_costs.bert_step_flops(bert, *b["input_mask"].shape)[0]
               for b in measured)
-  print("achieved GFLOP/s (encoder blocks, padded batches; formula in "
-        "bert_costs.bert_step_flops): " + ", ".join(
+  print("achieved GFLOP/s (encoder blocks, full last layer, padded batches; "
+        "formula in bert_costs.bert_step_flops): " + ", ".join(
             f"{r['side']} {flops / r['seconds'] / 1e9:.1f}" for r in rows))
+  rate = {r["side"]: r["examples/s"] for r in rows}
+  for other, goal in ((FULL, ""), (REFERENCE, "; goal >= 2")):
+    if other in rate:
+      per_block = [b / a for a, b in zip(blocks[OURS], blocks[other])]
+      print(f"ratio {OURS} / {other} (examples/s): "
+            f"{rate[OURS] / rate[other]:.3f}; median of per-block ratios "
+            f"{common.median(per_block):.3f}{goal}")
+
+
+def report_kinds(trainer, times, batches):
+  """Examples/s per task kind on each side (the per-task steps)."""
+  kind_of = {t.name: t.kind for t in trainer.tasks}
+  kinds = sorted(set(kind_of.values()))
+  rows = []
+  for kind in kinds:
+    steps = [i for i, b in enumerate(batches) if kind_of[b["task"]] == kind]
+    row = [kind, len(steps)]
+    for side in times:
+      seconds = sum(times[side][i] for i in steps)
+      row.append(sum(float(batches[i]["example_weight"].sum())
+                     for i in steps) / seconds)
+    rows.append(row)
+  common.print_table(["task kind", "steps"] +
+                     [f"{side} examples/s" for side in times], rows)
+  for i, side in enumerate(list(times)[1:], start=3):
+    print(f"ratio {OURS} / {side} by kind: " + ", ".join(
+        f"{row[0]} {row[2] / row[i]:.3f}" for row in rows))
+
+
+def main(argv):
+  del argv
+  data = inputs.resolve(SMOKE, need_reference=FLAGS.reference)
+  configure_threads()
+  common.print_header("MT training throughput", common.command_line())
+  config = train_config(data, "bench_training_")
+  ours = OurSide(config, data.bert_files())
+  full = OurSide(dataclasses.replace(
+      config, cls_only_last_layer=False,
+      output_dir=tempfile.mkdtemp(prefix="bench_training_full_")),
+                 data.bert_files())
+  trainer = ours.trainer
+  mix = step_order(ours, FLAGS.warmup_steps, FLAGS.steps)
+  per_task = [t.name for t in trainer.tasks for _ in range(FLAGS.task_steps)]
+  names = mix + per_task
+  batches = numpy_batches(ours, names)
+  first = len(trainer.tasks) + FLAGS.warmup_steps
+  print(f"tasks: {', '.join(FLAGS.tasks)}; steps per epoch "
+        f"{trainer.steps_per_epoch}; warm-up {first} steps, measured "
+        f"{FLAGS.steps} steps in {FLAGS.blocks} blocks per side, then "
+        f"{FLAGS.task_steps} steps of each task per side")
+  reference = start_reference(trainer, config, data, names, batches)
+  runners = make_runners(ours, full, reference, names)
+  run_blocks(runners, [0, first])
+  times, losses, blocks = run_blocks(runners, np.linspace(
+      first, len(mix), FLAGS.blocks + 1).astype(int))
+  task_times, _, _ = run_blocks(runners, np.arange(
+      len(mix), len(names) + 1, FLAGS.task_steps))
   if reference:
-    ratio = rows[0]["examples/s"] / rows[1]["examples/s"]
-    print(f"ratio ours / reference (examples/s, = real tokens/s): "
-          f"{ratio:.3f}; per block: "
-          f"{', '.join(f'{r:.3f}' for r in block_ratios)} (median "
-          f"{common.median(block_ratios):.3f}); goal >= 2")
-  print(f"tracings per task step: {ours.tracing_counts()}")
+    reference.close()
+  report_mix(times, losses, blocks, batches[first:len(mix)], trainer)
+  report_kinds(trainer, task_times, [dict(b, task=name) for b, name in
+                                     zip(batches[len(mix):], per_task)])
+  print(f"tracings per task step: {ours.tracing_counts()}, "
+        f"full last layer {full.tracing_counts()}")
   common.print_footer()
 
 if __name__ == "__main__":

@@ -227,8 +227,12 @@ class TrainConfig:
       "K: each update sums the gradients of K micro-batches of "
       "train_batch_size / K rows, one after the other (less activation "
       "memory; the update equals one batch of train_batch_size rows).", 1)
-  eval_batch_size: int = option("Global batch size of prediction.", 64,
-                                bookkeeping=True)
+  eval_batch_size: int = option(
+      "Prediction batches (dev and test scoring) hold this many rows of "
+      "max_seq_length tokens: a token budget, so shorter (length-sorted) "
+      "inputs come more to a batch. 16 x 128 = 2,048 tokens was the fastest "
+      "budget on 2 CPU cores (BENCHMARKS.md); a GPU wants more.", 16,
+      bookkeeping=True)
   learning_rate: float = option("Peak learning rate.", 5e-5)
   num_train_epochs: float = option(
       "Epochs (one epoch: every batch of every task once, Algorithm 1).", 3.0)

@@ -64,3 +64,28 @@ def test_stream_continues_a_pass_from_any_batch_in_both_modes():
                                        start=150, bucketing=bucketing)
     for expected in first[150:]:
       assert np.array_equal(next(resumed), expected)
+
+
+@pytest.mark.parametrize("budget,multiple,want", [
+    # lengths sorted: 2 (#5), 3 (#1), 4 (#3), 5 (#0), 9 (#2), 9 (#4)
+    (12, 1, [[5, 1, 3], [0], [2], [4]]),         # 3 x 4 = 12 fits, 4 x 5 not
+    (18, 1, [[5, 1, 3], [0, 2], [4]]),           # 2 x 9 = 18 fits
+    (24, 8, [[5, 1, 3], [0], [2], [4]]),         # 3 x 8 = 24; 2 x 16 > 24
+    (1, 1, [[5], [1], [3], [0], [2], [4]]),      # a row over budget alone
+])
+def test_prediction_batches_fill_a_token_budget(budget, multiple, want):
+  lengths = [5, 3, 9, 4, 9, 2]
+  got = datasets.prediction_batches(lengths, budget, multiple)
+  assert [b.tolist() for b in got] == want
+
+
+def test_prediction_batches_of_real_lengths_fit_the_budget():
+  budget = 1000
+  batches = datasets.prediction_batches(LENGTHS, budget)
+  assert sorted(np.concatenate(batches).tolist()) == list(range(NUM_EXAMPLES))
+  order = np.concatenate(batches)
+  assert (np.diff(LENGTHS[order]) >= 0).all()  # shortest first
+  for batch, following in zip(batches, batches[1:]):
+    assert len(batch) * LENGTHS[batch].max() <= budget
+    # greedy: the next example would not have fitted
+    assert (len(batch) + 1) * LENGTHS[following[0]] > budget

@@ -316,7 +316,7 @@ def _training_time(output, name, rows, checkpoint, folder):
   model = _run_model(output, [name], checkpoint)
   outputs = inference.predict(inference.make_predict_step(
       multitask_model.task_model(model, task.name)), split,
-                             batch_size=8)
+                             inference.token_budget(8, config.max_seq_length))
   return split, outputs, task_data.decode_predictions(task, split, outputs)
 
 

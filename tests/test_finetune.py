@@ -168,8 +168,12 @@ def test_cli_baseline_with_seeds_reports_mean_and_sd(tiny_bert_dir, tmp_path):
     assert train_config["tasks"] == ["clinicalsts"]
     with open(seed_dir / "timing.json") as f:
       timing = json.load(f)
-    assert timing.keys() == {"resumed", TIMING_WALL_KEY}
+    assert timing.keys() == {"resumed", TIMING_WALL_KEY, "training_seconds",
+                             "scoring_seconds"}
     assert timing["resumed"] is False
+    assert timing["training_seconds"] > 0 and timing["scoring_seconds"] > 0
+    assert timing["training_seconds"] + timing["scoring_seconds"] == (
+        pytest.approx(timing[TIMING_WALL_KEY]))
   with open(folder / "results.json") as f:
     results = json.load(f)
   entry = results["clinicalsts"]

@@ -40,8 +40,10 @@ def define_flags():
                     'tasks may add "entities"; blue: a file in the task\'s '
                     "BLUE layout; auto: by the file name (.jsonl/.json, "
                     ".tsv), else by the first line.")
-  flags.DEFINE_integer("batch_size", None, "Rows per forward pass (default: "
-                       "the run's eval_batch_size).", lower_bound=1)
+  flags.DEFINE_integer("batch_size", None, "Rows of max_seq_length per "
+                       "forward pass, a token budget: shorter inputs come "
+                       "more to a pass (default: the run's eval_batch_size).",
+                       lower_bound=1)
   flags.DEFINE_integer("max_seq_length", None, "Longest input in WordPieces; "
                        "longer texts are cut and marked truncated (default: "
                        "the run's).", lower_bound=3)

@@ -82,11 +82,40 @@ def num_training_batches(num_examples: int, batch_size: int) -> int:
   return full * SORT_WINDOW_BATCHES + -(-rest // batch_size)
 
 
-def evaluation_batches(lengths: Sequence[int],
-                       batch_size: int) -> List[np.ndarray]:
-  """Batches for prediction: all examples sorted by length, in order."""
-  order = np.argsort(np.asarray(lengths), kind="stable")
-  return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+def padded_length(longest: int, multiple: int) -> int:
+  """The length a batch whose longest row has `longest` tokens is padded to:
+  rounded up to a multiple of `multiple` (`length_multiple`)."""
+  return -(-longest // multiple) * multiple
+
+
+def prediction_batches(lengths: Sequence[int], batch_tokens: int,
+                       multiple: int = 1) -> List[np.ndarray]:
+  """Batches for prediction, by a token budget: every example once, sorted by
+  length (shortest first), each batch as many rows as fit `batch_tokens`.
+
+  A batch of n rows padded to length L (its longest row, rounded up to
+  `multiple`) computes n x L tokens; a batch takes the next example as long
+  as that stays within `batch_tokens`, so short inputs come many to a batch
+  and long ones few. A batch has at least one row, whatever its length.
+
+  Args:
+    lengths: sequence length of each example.
+    batch_tokens: the budget of rows x padded length per batch.
+    multiple: what padded lengths are rounded up to.
+
+  Returns:
+    list of int64 arrays of example indices.
+  """
+  lengths = np.asarray(lengths)
+  order = np.argsort(lengths, kind="stable")
+  batches, start = [], 0
+  for end in range(1, len(order) + 1):
+    rows = end - start + 1  # with the next example
+    if (end == len(order) or
+        rows * padded_length(lengths[order[end]], multiple) > batch_tokens):
+      batches.append(order[start:end])
+      start = end
+  return batches
 
 
 def _label_spec(feature: features_lib.Features):
@@ -108,8 +137,7 @@ def pad_batch(feats: Sequence[features_lib.Features], indices: np.ndarray,
   The length is the longest row's, rounded up to a multiple of `multiple`.
   """
   rows = [feats[i] for i in indices]
-  longest = max(len(f.input_word_ids) for f in rows)
-  length = -(-longest // multiple) * multiple
+  length = padded_length(max(len(f.input_word_ids) for f in rows), multiple)
   word_ids = np.zeros([batch_size, length], np.int32)
   type_ids = np.zeros([batch_size, length], np.int32)
   mask = np.zeros([batch_size, length], np.int32)
@@ -162,7 +190,7 @@ def batch_dataset(feats: Sequence[features_lib.Features],
 
   Args:
     feats: the task's features.
-    batches: index arrays, from `training_batches` or `evaluation_batches`.
+    batches: index arrays, e.g. from `training_batches`.
     batch_size: rows per padded batch (the global batch size).
     with_labels: whether to include `label`.
     multiple: batch lengths are rounded up to a multiple of this.

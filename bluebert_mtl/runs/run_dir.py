@@ -13,8 +13,11 @@
     tensorboard/               training and dev curves
     predictions/<task>_{dev,test}.tsv   mirroring the gold files
     results.json               {task: {"dev": {metric: v}, "test": {...}}}
-    timing.json                {"wall_seconds": s, "resumed": bool}: written
-                               last, so it also marks a finished run
+    timing.json                {"wall_seconds": s, "training_seconds": s,
+                               "scoring_seconds": s, "resumed": bool}:
+                               written last, so it also marks a finished run
+                               (files before the split hold wall_seconds and
+                               resumed only)
 
 A run folder is self-contained: fine-tuning and export need nothing else.
 A folder is only resumed or read back by a call with the same recipe and
@@ -288,11 +291,16 @@ def seed_runs(task_folder: str) -> Dict[int, str]:
   return dict(sorted(runs.items()))
 
 
-def write_timing(run_dir: str, wall_seconds: float, resumed: bool):
+def write_timing(run_dir: str, wall_seconds: float, resumed: bool,
+                 scoring_seconds: float):
   """Writes timing.json: the run's wall time over all its starts (time since
-  the last checkpoint of a killed start counts again when it is redone)."""
-  _write_json(run_dir, TIMING, {"wall_seconds": wall_seconds,
-                                "resumed": resumed})
+  the last checkpoint of a killed start counts again when it is redone), and
+  its parts: predicting and scoring dev and test (`scoring_seconds`), and
+  everything else, the training steps (`training_seconds`)."""
+  _write_json(run_dir, TIMING, {
+      "wall_seconds": wall_seconds,
+      "training_seconds": wall_seconds - scoring_seconds,
+      "scoring_seconds": scoring_seconds, "resumed": resumed})
 
 
 def is_finished(run_dir: str) -> bool:

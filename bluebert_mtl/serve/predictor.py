@@ -8,7 +8,8 @@
 
 Everything between text and labels is training's own code: featurization
 (`TaskKind.pieces`, `TaskKind.featurize`), the forward pass
-(`inference.make_predict_step`, `inference.predict`, length-sorted batches)
+(`inference.make_predict_step`, `inference.predict`, length-sorted batches
+of a token budget)
 and decoding (`task_data.decode_predictions`), with each task's best-dev
 weights (`run_dir.RunSource.weights`, read by
 `multitask_model.load_task_model`) and the run's vocab, lower-casing,
@@ -47,7 +48,8 @@ class Predictor:
     run: the run folder.
     tasks: task key -> `TaskSpec`, the tasks this predictor serves.
     max_seq_length: longest packed input, in WordPieces.
-    batch_size: rows per forward pass.
+    batch_size: rows of max_seq_length per forward pass (a token budget:
+      shorter inputs come more to a batch, `inference.token_budget`).
     window: records predicted together (sorted by length within it).
   """
 
@@ -90,7 +92,8 @@ class Predictor:
         then reads it).
       tasks: task keys of the run (None: all of them).
       max_seq_length: longest packed input (None: the run's).
-      batch_size: rows per forward pass (None: the run's eval_batch_size).
+      batch_size: rows of max_seq_length per forward pass (None: the run's
+        eval_batch_size).
 
     Raises:
       ConfigError: not a run, an unknown task, a bad length or batch size.
@@ -144,8 +147,9 @@ class Predictor:
     features = kind.featurize(task, pieces, self.tokenizer,
                               self.max_seq_length, self.second_text_first)
     split = task_data.SplitData(self.run, examples, pieces, features)
-    outputs = inference.predict(self._steps[task.name], split,
-                                self.batch_size)
+    outputs = inference.predict(
+        self._steps[task.name], split,
+        inference.token_budget(self.batch_size, self.max_seq_length))
     labels = task_data.decode_predictions(task, split, outputs)
     by_guid = {piece.guid: output for piece, output in zip(pieces, outputs)}
     cut = self._cut_records(task, pieces, features)

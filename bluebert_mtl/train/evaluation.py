@@ -40,34 +40,43 @@ class Evaluator:
     tasks: its `TaskSpec`s, in head order (index i <-> state entry i).
     data: task name -> split name -> `task_data.SplitData`.
     state: the run's `TrainingState` (best scores and steps per task).
-    batch_size: rows per prediction batch.
+    batch_tokens: rows x padded length of a prediction batch
+      (`inference.token_budget`).
+    jit_compile: XLA-compile the forward passes.
     weights_dir: where this process writes best/ and final/ weights.
     output_dir: the run folder (predictions/, results.json; chief only).
     is_chief: whether this process writes the run's files.
   """
 
   def __init__(self, model, tasks: Sequence, data: Dict[str, dict],
-               state: TrainingState, batch_size: int, weights_dir: str,
-               output_dir: str, is_chief: bool):
+               state: TrainingState, batch_tokens: int, jit_compile: bool,
+               weights_dir: str, output_dir: str, is_chief: bool):
     self.model = model
     self.tasks = list(tasks)
     self.data = data
     self.state = state
-    self.batch_size = batch_size
+    self.batch_tokens = batch_tokens
+    self.jit_compile = jit_compile
     self.weights_dir = weights_dir
     self.output_dir = output_dir
     self.is_chief = is_chief
     self._predict_steps = {
         t.name: inference.make_predict_step(
-            multitask_model.task_model(model, t.name)) for t in self.tasks}
+            multitask_model.task_model(model, t.name), jit_compile)
+        for t in self.tasks}
     # task -> decoded dev predictions of its best weights, kept from the
     # evaluation that found them so the results need not predict dev again.
     self._best_dev_predictions = {}
 
+  def outputs(self, task, split: task_data.SplitData) -> list:
+    """The model's output of every feature of `split`, in feature order
+    (`inference.predict` with this run's batches)."""
+    return inference.predict(self._predict_steps[task.name], split,
+                             self.batch_tokens, self.jit_compile)
+
   def _predictions(self, task, split: task_data.SplitData) -> dict:
-    outputs = inference.predict(self._predict_steps[task.name], split,
-                                self.batch_size)
-    return task_data.decode_predictions(task, split, outputs)
+    return task_data.decode_predictions(task, split,
+                                        self.outputs(task, split))
 
   def _best_prefix(self, task_name: str) -> str:
     return run_dir.best_weights(self.weights_dir, task_name)

@@ -21,6 +21,8 @@ class TrainingState:
       only finishes the run).
     skipped_steps: fp16 updates skipped because their gradients overflowed.
     wall_seconds: training wall time up to the last checkpoint, all starts.
+    scoring_seconds: the part of it spent predicting and scoring dev and
+      test.
   """
   global_step: tf.Variable
   task_batches: tf.Variable
@@ -30,6 +32,7 @@ class TrainingState:
   stopped_early: tf.Variable
   skipped_steps: tf.Variable
   wall_seconds: tf.Variable
+  scoring_seconds: tf.Variable
 
   @classmethod
   def create(cls, num_tasks: int) -> "TrainingState":
@@ -38,7 +41,8 @@ class TrainingState:
     return cls(var(0, tf.int64), var([0] * num_tasks, tf.int64),
                var([-np.inf] * num_tasks, tf.float64),
                var([-1] * num_tasks, tf.int64), var(0, tf.int64),
-               var(False, tf.bool), var(0, tf.int64), var(0.0, tf.float64))
+               var(False, tf.bool), var(0, tf.int64), var(0.0, tf.float64),
+               var(0.0, tf.float64))
 
   def as_dict(self) -> dict:
     """The variables themselves (dataclasses.asdict would copy them)."""

@@ -21,7 +21,7 @@ import dataclasses
 import math
 import os
 import time
-from typing import Sequence
+from typing import Callable, Sequence, TypeVar
 
 from absl import logging
 import numpy as np
@@ -35,6 +35,7 @@ from bluebert_mtl.data import datasets
 from bluebert_mtl.data import task_data
 from bluebert_mtl.errors import BlueBertError, ConfigError
 from bluebert_mtl.model import checkpoints
+from bluebert_mtl.model import inference
 from bluebert_mtl.model import multitask_model
 from bluebert_mtl.runs import run_dir
 from bluebert_mtl.train import distribution
@@ -44,6 +45,9 @@ from bluebert_mtl.train import sampling
 from bluebert_mtl.train import step as step_lib
 from bluebert_mtl.train.start import Start
 from bluebert_mtl.train.state import TrainingState
+
+
+_Result = TypeVar("_Result")
 
 
 class TrainingDivergedError(BlueBertError):
@@ -135,8 +139,10 @@ class Trainer:
                                                config.output_dir)
     self.is_chief = distribution.is_chief(self.strategy)
     self.evaluator = evaluation.Evaluator(
-        self.model, self.tasks, self.data, self.state, config.eval_batch_size,
-        self.weights_dir, config.output_dir, self.is_chief)
+        self.model, self.tasks, self.data, self.state,
+        inference.token_budget(config.eval_batch_size, config.max_seq_length),
+        config.jit_compile, self.weights_dir, config.output_dir,
+        self.is_chief)
     self.checkpoint = multitask_model.model_checkpoint(
         self.model, optimizer=self.optimizer,
         dropout_generators=multitask_model.dropout_generators(self.model),
@@ -298,8 +304,8 @@ class Trainer:
     stop = False
     if (end_of_epoch and config.eval_every_epochs and
         (done // self.steps_per_epoch) % config.eval_every_epochs == 0):
-      stop = self._patience_exhausted(self.evaluator.evaluate_dev(writer,
-                                                                  done))
+      stop = self._patience_exhausted(self._scoring(
+          lambda: self.evaluator.evaluate_dev(writer, done)))
     if stop:
       logging.info("No dev improvement in %d evaluations: stopping early",
                    config.patience)
@@ -314,14 +320,24 @@ class Trainer:
     timing.json (which marks the run finished)."""
     done = int(self.state.global_step.numpy())
     if (self.state.best_steps.numpy() < 0).any():
-      self.evaluator.evaluate_dev(writer, done)
+      self._scoring(lambda: self.evaluator.evaluate_dev(writer, done))
     if saved_at != done:
       self._save(done)
-    results = self.evaluator.write_results()
+    results = self._scoring(self.evaluator.write_results)
     if self.is_chief:
-      run_dir.write_timing(self.config.output_dir, self._wall_seconds(),
-                           resumed=start > 0)
+      run_dir.write_timing(
+          self.config.output_dir, self._wall_seconds(), resumed=start > 0,
+          scoring_seconds=float(self.state.scoring_seconds.numpy()))
     return results
+
+  def _scoring(self, score: Callable[[], _Result]) -> _Result:
+    """Runs `score` (dev or test prediction and scoring), counting its wall
+    time as the run's scoring time."""
+    began = time.monotonic()
+    try:
+      return score()
+    finally:
+      self.state.scoring_seconds.assign_add(time.monotonic() - began)
 
   def _wall_seconds(self) -> float:
     """Training wall time over every start of this run, until now."""
