@@ -12,10 +12,10 @@ the label column. Output: {"task": KEY, "metric": NAME, "value": FLOAT,
 
 import json
 
-from absl import app
 from absl import flags
 
 from bluebert_mtl import tasks as tasks_lib
+from bluebert_mtl.commands import program
 
 FLAGS = flags.FLAGS
 
@@ -29,8 +29,7 @@ def define_flags():
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  del argv  # [program name]: program.parse_flags refuses arguments
   registry = tasks_lib.registry_with(FLAGS.task_def)
   task = tasks_lib.get_task(FLAGS.task, registry)
   scores = task.score_files(FLAGS.gold_file, FLAGS.pred_file)
@@ -40,8 +39,7 @@ def main(argv):
 
 
 def run():
-  define_flags()
-  app.run(main)
+  program.run_command(define_flags, main, __doc__)
 
 
 if __name__ == "__main__":

@@ -23,10 +23,10 @@ resumes unfinished runs and reads finished ones back. flags/finetune_*.flags
 and flags/baseline_*.flags run the paper's stages.
 """
 
-from absl import app
 from absl import flags
 
 from bluebert_mtl.commands import cli
+from bluebert_mtl.commands import program
 from bluebert_mtl.model import checkpoints
 from bluebert_mtl.study import finetune
 from bluebert_mtl.train import start as start_lib
@@ -47,8 +47,7 @@ def define_flags():
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  del argv  # [program name]: program.parse_flags refuses arguments
   config = cli.train_config_from_flags(FLAGS)
   tasks = cli.tasks_from_flags(FLAGS)
   start = start_lib.resolve_start(FLAGS.bert_dir, FLAGS.bert_config_file,
@@ -62,9 +61,7 @@ def main(argv):
 
 
 def run():
-  define_flags()
-  with cli.one_line_errors("run_finetune.py"):
-    app.run(main)
+  program.run_command(define_flags, main, __doc__)
 
 
 if __name__ == "__main__":

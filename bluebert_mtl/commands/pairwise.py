@@ -10,10 +10,10 @@ What it trains, reads back and writes: `bluebert_mtl.study.pairwise`.
 
 import os
 
-from absl import app
 from absl import flags
 
 from bluebert_mtl.commands import cli
+from bluebert_mtl.commands import program
 from bluebert_mtl.model import checkpoints
 from bluebert_mtl.train import start as start_lib
 from bluebert_mtl.study import pairwise
@@ -37,8 +37,7 @@ def define_flags():
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  del argv  # [program name]: program.parse_flags refuses arguments
   f = FLAGS
   config = cli.train_config_from_flags(f)
   start = start_lib.resolve_start(f.bert_dir, f.bert_config_file,
@@ -53,9 +52,7 @@ def main(argv):
 
 
 def run():
-  define_flags()
-  with cli.one_line_errors("pairwise"):
-    app.run(main)
+  program.run_command(define_flags, main, __doc__)
 
 
 if __name__ == "__main__":

@@ -10,10 +10,10 @@ OUTPUT_DIR/results.json, OUTPUT_DIR/predictions/<task>_{dev,test}.tsv,
 TensorBoard logs in OUTPUT_DIR/tensorboard.
 """
 
-from absl import app
 from absl import flags
 
 from bluebert_mtl.commands import cli
+from bluebert_mtl.commands import program
 from bluebert_mtl.train import trainer
 from bluebert_mtl.train.start import Start
 
@@ -26,8 +26,7 @@ def define_flags():
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  del argv  # [program name]: program.parse_flags refuses arguments
   config = cli.train_config_from_flags(FLAGS)
   results = trainer.train(config, Start(cli.bert_files_from_flags(FLAGS)),
                           cli.tasks_from_flags(FLAGS))
@@ -35,9 +34,7 @@ def main(argv):
 
 
 def run():
-  define_flags()
-  with cli.one_line_errors("run_mtl.py"):
-    app.run(main)
+  program.run_command(define_flags, main, __doc__)
 
 
 if __name__ == "__main__":
