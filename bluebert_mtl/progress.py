@@ -1,7 +1,27 @@
-"""A one-line progress display for long loops: step, task, loss, speed, ETA."""
+"""Progress of long work on stderr: training's one-line step display (step,
+task, loss, speed, ETA), and a progress bar (tqdm) for everything else that
+takes a while: featurization, dev and test prediction, export, feature
+extraction. The bar stays quiet when stderr is not a terminal (a log file,
+a pipe, a test).
+"""
 
 import sys
 import time
+
+import tqdm
+
+
+def bar(total: int, what: str, unit: str = "it") -> tqdm.tqdm:
+  """A progress bar of `total` units of work on stderr, drawn only when
+  stderr is a terminal and cleared when done; `update(n)` it as work ends.
+
+  Args:
+    total: the units of work.
+    what: the words before the bar ("chemprot train.tsv features").
+    unit: the unit's name ("ex" examples, "batch", "model").
+  """
+  return tqdm.tqdm(total=total, desc=what, unit=unit, file=sys.stderr,
+                   disable=None, leave=False, dynamic_ncols=True)
 
 
 def _clock(seconds: float) -> str:

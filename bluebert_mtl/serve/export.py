@@ -67,6 +67,7 @@ import tensorflow as tf
 
 from bluebert_mtl.model import multitask_model
 from bluebert_mtl.runs import run_dir
+from bluebert_mtl import progress
 from bluebert_mtl import tokenization
 from bluebert_mtl.config import BertConfig
 from bluebert_mtl.errors import ConfigError
@@ -229,16 +230,19 @@ def export_run(model_dir: str, export_dir: str,
       os.path.join(source.run_dir, run_dir.BERT_CONFIG))
   preprocessor = run_preprocessor(source.run_dir)
   folder_of = dict(folders)
-  for name in task_names:
-    view = multitask_model.load_task_model(tasks[name], bert_config,
-                                           source.weights(name))
-    _export_task(tasks[name], view, preprocessor,
-                 folder_of[name + IDS_SUFFIX],
-                 None if ids_only else folder_of[name])
-  preprocess = tf.Module()
-  preprocess.preprocessor = preprocessor
-  _save(preprocess, {name: preprocess_function(task, preprocessor)
-                     .get_concrete_function()
-                     for name, task in tasks.items()},
-        folder_of[PREPROCESS])
+  with progress.bar(len(task_names) + 1, "export", unit="task") as bar:
+    for name in task_names:
+      view = multitask_model.load_task_model(tasks[name], bert_config,
+                                             source.weights(name))
+      _export_task(tasks[name], view, preprocessor,
+                   folder_of[name + IDS_SUFFIX],
+                   None if ids_only else folder_of[name])
+      bar.update(1)
+    preprocess = tf.Module()
+    preprocess.preprocessor = preprocessor
+    _save(preprocess, {name: preprocess_function(task, preprocessor)
+                       .get_concrete_function()
+                       for name, task in tasks.items()},
+          folder_of[PREPROCESS])
+    bar.update(1)
   return [folder for _, folder in folders]

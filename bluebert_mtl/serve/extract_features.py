@@ -23,8 +23,10 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from bluebert_mtl import progress
+from bluebert_mtl.files import written_whole
 from bluebert_mtl.model.checkpoints import load_bert_encoder
-from bluebert_mtl.config import BertFiles
+from bluebert_mtl.config import BertConfig, BertFiles
 from bluebert_mtl.errors import DataError
 from bluebert_mtl.data.features import pack_pair
 from bluebert_mtl.model.modeling import ENCODER_INPUT_NAMES
@@ -43,18 +45,23 @@ def read_texts(input_file: str) -> List[Text]:
   so output line i always belongs to input line i.
 
   Raises:
-    DataError: naming the file and line, for a line that is not UTF-8.
+    DataError: naming the file (and line): a file that cannot be read, a
+      line that is not UTF-8.
   """
+  try:
+    with open(input_file, "rb") as f:
+      raw_lines = f.readlines()
+  except OSError as e:
+    raise DataError(input_file, None, f"cannot read it: {e.strerror}") from e
   texts = []
-  with open(input_file, "rb") as f:
-    for line_number, raw in enumerate(f, start=1):
-      try:
-        line = raw.decode("utf-8").strip()
-      except UnicodeDecodeError as e:
-        raise DataError(input_file, line_number,
-                        f"not UTF-8 text (byte {e.start} of the line)") from e
-      pair = _PAIR_LINE.match(line)
-      texts.append((pair.group(1), pair.group(2)) if pair else (line, None))
+  for line_number, raw in enumerate(raw_lines, start=1):
+    try:
+      line = raw.decode("utf-8").strip()
+    except UnicodeDecodeError as e:
+      raise DataError(input_file, line_number,
+                      f"not UTF-8 text (byte {e.start} of the line)") from e
+    pair = _PAIR_LINE.match(line)
+    texts.append((pair.group(1), pair.group(2)) if pair else (line, None))
   return texts
 
 
@@ -105,20 +112,22 @@ def extract_features(files: BertFiles, input_file: str, output_file: str,
     the number of lines written.
 
   Raises:
-    ConfigError: `max_seq_length` outside [3, max_position_embeddings] or
-      unusable BERT files.
+    FlagError: `max_seq_length` outside [3, max_position_embeddings].
+    ConfigError: unusable BERT files.
     CheckpointError: the checkpoint does not fit the config.
     DataError: a line of `input_file` that is not UTF-8.
   """
+  BertConfig.from_json_file(files.config_file).check_sequence_length(
+      max_seq_length, files.config_file)
   texts = read_texts(input_file)
-  config, encoder = load_bert_encoder(files)
-  config.check_sequence_length(max_seq_length, files.config_file)
+  _, encoder = load_bert_encoder(files)
   tokenizer = FullTokenizer(files.vocab_file, do_lower_case)
   spec = {name: tf.TensorSpec([None, None], tf.int32)
           for name in ENCODER_INPUT_NAMES}  # each [B, T]
   run_encoder = tf.function(lambda inputs: encoder(inputs, training=False),
                             input_signature=[spec])
-  with open(output_file, "w", encoding="utf-8") as out:
+  with written_whole(output_file, encoding="utf-8") as out, progress.bar(
+      len(texts), "features", unit="line") as bar:
     for start in range(0, len(texts), batch_size):
       packed = pack_texts(tokenizer, texts[start:start + batch_size],
                           max_seq_length)
@@ -130,5 +139,6 @@ def extract_features(files: BertFiles, input_file: str, output_file: str,
                   "sequence_output": _rounded(sequence[row, :len(word_ids)]),
                   "pooled_output": _rounded(pooled[row])}
         out.write(json.dumps(record) + "\n")
+      bar.update(len(packed))
   logging.info("Wrote features of %d lines to %s", len(texts), output_file)
   return len(texts)

@@ -10,12 +10,13 @@ Model selection is by dev score only, never by test.
 
 import math
 import os
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from bluebert_mtl import progress
 from bluebert_mtl import tasks as tasks_lib
 from bluebert_mtl.data import datasets
 from bluebert_mtl.data import task_data
@@ -25,18 +26,51 @@ from bluebert_mtl.train import step as step_lib
 from bluebert_mtl.train.state import TrainingState
 
 
-def predict(predict_step, split: task_data.SplitData,
-            batch_size: int) -> List[np.ndarray]:
-  """Model outputs of every feature of a split, in feature order."""
+class LossSum:
+  """The loss of a labelled split over the outputs a prediction made of it:
+  the task's `losses.Loss` summed batch by batch, so that the dev loss
+  costs no second forward pass.
+
+  Args:
+    loss: the task kind's `losses.Loss`.
+  """
+
+  def __init__(self, loss):
+    self.loss = loss
+    self.total = 0.0  # summed item losses
+    self.count = 0.0  # items summed
+
+  def add(self, batch: dict, outputs: tf.Tensor):
+    """Adds a padded batch (with `label`) and the model's outputs of it."""
+    total, count = self.loss(batch["label"], outputs, batch["example_weight"])
+    self.total += float(total)
+    self.count += float(count)
+
+  def mean(self) -> float:
+    """The mean item loss (NaN before any item)."""
+    return self.total / self.count if self.count else math.nan
+
+
+def predict(predict_step, split: task_data.SplitData, batch_size: int,
+            loss_sum: Optional[LossSum] = None,
+            what: str = "prediction") -> List[np.ndarray]:
+  """Model outputs of every feature of a split, in feature order, under a
+  progress bar named `what`; `loss_sum`, if given, also sums the loss of
+  the (labelled) split's rows."""
   plan = datasets.evaluation_batches(split.lengths, batch_size)
   dataset = datasets.batch_dataset(split.features, plan, batch_size,
-                                   with_labels=False)
+                                   with_labels=loss_sum is not None)
   outputs = [None] * len(split.features)
-  for batch in dataset:
-    result = predict_step(step_lib.model_inputs(batch)).numpy()
-    for row, index in enumerate(batch["example_index"].numpy()):
-      if index >= 0:
-        outputs[index] = result[row]
+  with progress.bar(len(plan), what, unit="batch") as bar:
+    for batch in dataset:
+      result = predict_step(step_lib.model_inputs(batch))
+      if loss_sum is not None:
+        loss_sum.add(batch, result)
+      result = result.numpy()
+      for row, index in enumerate(batch["example_index"].numpy()):
+        if index >= 0:
+          outputs[index] = result[row]
+      bar.update(1)
   return outputs
 
 
@@ -80,15 +114,18 @@ class Evaluator:
     # evaluation that found them so the results need not predict dev again.
     self._best_dev_predictions = {}
 
-  def _predictions(self, task, split: task_data.SplitData) -> dict:
-    outputs = predict(self._predict_steps[task.name], split, self.batch_size)
+  def _predictions(self, task, split: task_data.SplitData, what: str,
+                   loss_sum: Optional[LossSum] = None) -> dict:
+    outputs = predict(self._predict_steps[task.name], split, self.batch_size,
+                      loss_sum, f"{task.name} {what} prediction")
     return task_data.decode_predictions(task, split, outputs)
 
   def _best_prefix(self, task_name: str) -> str:
     return run_dir.best_weights(self.weights_dir, task_name)
 
   def evaluate_dev(self, writer, step: int) -> bool:
-    """Scores every task on dev; keeps each task's best weights.
+    """Scores every task on dev (TensorBoard: dev/<task>/<metric> and
+    dev_loss/<task>); keeps each task's best weights.
 
     Returns:
       whether any task reached a new best dev score.
@@ -96,15 +133,17 @@ class Evaluator:
     improved = False
     for i, task in enumerate(self.tasks):
       split = self.data[task.name]["dev"]
-      predictions = self._predictions(task, split)
+      loss_sum = LossSum(task.task_kind.loss) if split.labelled else None
+      predictions = self._predictions(task, split, "dev", loss_sum)
       scores = score_split(task, split, predictions)
       if scores is None:
         continue
       value = float(scores["value"])
-      logging.info("step %d dev %s %s = %.4f", step, task.name,
-                   scores["metric"], value)
+      logging.info("step %d dev %s %s = %.4f, loss %.4f", step, task.name,
+                   scores["metric"], value, loss_sum.mean())
       with writer.as_default(step=step):
         tf.summary.scalar(f"dev/{task.name}/{scores['metric']}", value)
+        tf.summary.scalar(f"dev_loss/{task.name}", loss_sum.mean())
       if math.isnan(value):
         value = -math.inf  # e.g. Pearson of constant predictions
       best = float(self.state.best_scores[i].numpy())
@@ -146,7 +185,7 @@ class Evaluator:
     predictions = (self._best_dev_predictions.get(task.name)
                    if has_best and split_name == "dev" else None)
     if predictions is None:
-      predictions = self._predictions(task, split)
+      predictions = self._predictions(task, split, split_name)
     if self.is_chief:
       out_dir = os.path.join(self.output_dir, run_dir.PREDICTIONS)
       os.makedirs(out_dir, exist_ok=True)
