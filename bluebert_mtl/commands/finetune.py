@@ -29,6 +29,7 @@ from bluebert_mtl.commands import cli
 from bluebert_mtl.commands import program
 from bluebert_mtl.model import checkpoints
 from bluebert_mtl.study import finetune
+from bluebert_mtl.train import checks
 from bluebert_mtl.train import start as start_lib
 
 FLAGS = flags.FLAGS
@@ -53,6 +54,7 @@ def main(argv):
   start = start_lib.resolve_start(FLAGS.bert_dir, FLAGS.bert_config_file,
                                   FLAGS.init_checkpoint, FLAGS.vocab_file)
   checkpoints.check_casing(start.bert_files.vocab_file, FLAGS.do_lower_case)
+  checks.check_config(config, start)
   keep = [name for name in finetune.RECIPE_FIELDS if FLAGS[name].present]
   seeds = [int(s) for s in FLAGS.seeds]
   for task in tasks:

@@ -12,9 +12,11 @@ import os
 
 from absl import flags
 
+from bluebert_mtl import files
 from bluebert_mtl.commands import cli
 from bluebert_mtl.commands import program
 from bluebert_mtl.model import checkpoints
+from bluebert_mtl.train import checks
 from bluebert_mtl.train import start as start_lib
 from bluebert_mtl.study import pairwise
 
@@ -28,7 +30,7 @@ def define_flags():
                       "sub-folder per task (run_finetune.py's layout); missing "
                       "tasks are trained into it. Default OUTPUT_DIR/single.")
   flags.DEFINE_float("threshold", 0.005, "A delta beyond ± this is an effect "
-                     "(green or red edge).")
+                     "(green or red edge).", lower_bound=0.0)
   flags.DEFINE_enum("split", "test", ["dev", "test"], "The split scored.")
   flags.DEFINE_integer("max_new_pairs", None, "Train at most this many "
                        "unfinished pairs in this call (finished ones are "
@@ -43,6 +45,9 @@ def main(argv):
   start = start_lib.resolve_start(f.bert_dir, f.bert_config_file,
                                   f.init_checkpoint, f.vocab_file)
   checkpoints.check_casing(start.bert_files.vocab_file, f.do_lower_case)
+  checks.check_config(config, start)
+  if f.baseline_dir:
+    files.check_output_path(f.baseline_dir, "baseline_dir")
   pairwise.run_pairwise(
       config, start, cli.tasks_from_flags(f),
       f.baseline_dir or os.path.join(f.output_dir, "single"),

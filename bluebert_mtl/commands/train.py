@@ -14,6 +14,7 @@ from absl import flags
 
 from bluebert_mtl.commands import cli
 from bluebert_mtl.commands import program
+from bluebert_mtl.train import checks
 from bluebert_mtl.train import trainer
 from bluebert_mtl.train.start import Start
 
@@ -28,8 +29,9 @@ def define_flags():
 def main(argv):
   del argv  # [program name]: program.parse_flags refuses arguments
   config = cli.train_config_from_flags(FLAGS)
-  results = trainer.train(config, Start(cli.bert_files_from_flags(FLAGS)),
-                          cli.tasks_from_flags(FLAGS))
+  start = Start(cli.bert_files_from_flags(FLAGS))
+  checks.check_config(config, start)
+  results = trainer.train(config, start, cli.tasks_from_flags(FLAGS))
   print(cli.results_table(results))
 
 

@@ -206,28 +206,29 @@ def _named(path: Optional[str], digest: Optional[str]) -> str:
   return f"{path} (sha256 {digest})"
 
 
-def _data_differences(run_dir: str, data: Optional[dict]) -> List[str]:
+def _data_differences(run_dir: str, data: Callable[[], dict]) -> List[str]:
   """["data task/split: run's file != now's"] for each data file whose bytes
-  differ from those the run read; [] where they match, the run predates
-  data.json or `data` is None."""
-  if data is None or not os.path.isfile(os.path.join(run_dir, DATA)):
+  differ from those the run read (`data()`: the record of the files now);
+  [] where they match or the run predates data.json."""
+  if not os.path.isfile(os.path.join(run_dir, DATA)):
     return []
   run = _read_json(run_dir, DATA)
   return [f"data {key}: {_named(run[key]['file'], run[key]['sha256'])} != "
           f"{_named(now['file'], now['sha256'])}"
-          for key, now in data.items()
+          for key, now in data().items()
           if key in run and run[key]["sha256"] != now["sha256"]]
 
 
 def check_same_run(run_dir: str, config: TrainConfig,
-                   start_checkpoint: Optional[str], data: Optional[dict],
+                   start_checkpoint: Optional[str], data: Callable[[], dict],
                    remedy: str = "Give the run another output folder, or move "
                    "this one away to train it again"):
   """Refuses a run folder, begun or finished, whose run had another recipe
   (`config_differences`), started from other weights than
-  `start_checkpoint` or read other data files than `data` (`data_record`;
-  None: not checked); `remedy` ends the message. A folder without
-  train_config.json passes (nothing ran there).
+  `start_checkpoint` or read other data files than `data()` gives (its
+  `data_record` now; called only if the run has data.json); `remedy` ends
+  the message. A folder without train_config.json passes (nothing ran
+  there).
 
   Raises:
     RunFolderError: listing every difference, run's != now.
@@ -256,7 +257,7 @@ def read_results(run_dir: str) -> dict:
 
 def read_finished_run(run_dir: str, config: TrainConfig,
                       start_checkpoint: Optional[str],
-                      data: Optional[dict]) -> dict:
+                      data: Callable[[], dict]) -> dict:
   """results.json of a finished run (`is_finished`), read back instead of
   training again, once `check_same_run` has passed."""
   check_same_run(run_dir, config, start_checkpoint, data)

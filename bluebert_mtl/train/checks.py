@@ -3,7 +3,7 @@ refused before any work, with a message naming the flag.
 
 The training commands (train, finetune, pairwise) call `check_config` as
 soon as the flags are read, and `trainer.Trainer` again before it builds
-anything, for callers that make a `TrainConfig` themselves.
+anything (a fine-tuning task's own recipe, a caller's own `TrainConfig`).
 """
 
 from bluebert_mtl import files
@@ -17,10 +17,10 @@ _BOUNDS = {"> 0": lambda v: v > 0, ">= 0": lambda v: v >= 0,
            "in [0, 1)": lambda v: 0 <= v < 1}
 _FIELD_BOUNDS = {
     "> 0": ("train_batch_size", "eval_batch_size", "num_train_epochs",
-            "max_steps", "gradient_accumulation_steps", "learning_rate",
+            "max_steps", "gradient_accumulation_steps",
             "save_checkpoints_steps", "log_every_steps",
             "keep_checkpoint_max", "patience", "sampling_temperature"),
-    ">= 0": ("weight_decay", "clip_norm", "grad_clipping",
+    ">= 0": ("learning_rate", "weight_decay", "clip_norm", "grad_clipping",
              "eval_every_epochs"),
     "in [0, 1]": ("warmup_proportion",),
     "in [0, 1)": ("head_dropout",),

@@ -80,7 +80,7 @@ class Trainer:
     checks.check_config(config, start)
     self.data_record = data_record(config)
     run_dir.check_same_run(config.output_dir, config, start.checkpoint,
-                           self.data_record)
+                           lambda: self.data_record)
     self.config = config
     self.start = start
     self.bert_files = start.bert_files
@@ -355,15 +355,14 @@ def train(config: TrainConfig, start: Start, tasks: Sequence) -> dict:
   results.json's content; a finished run (one with timing.json) is read back
   instead (`run_dir.read_finished_run`). Either must have `config`'s recipe
   and `start` and have read the same data (`run_dir.check_same_run`).
-  Settings no run can train with are refused first (`checks.check_config`).
 
   The run's task names are those of `tasks`, whatever `config.tasks` says.
   """
   config = dataclasses.replace(config, tasks=tuple(t.name for t in tasks))
-  checks.check_config(config, start)
   if run_dir.is_finished(config.output_dir):
     return run_dir.read_finished_run(config.output_dir, config,
-                                     start.checkpoint, data_record(config))
+                                     start.checkpoint,
+                                     lambda: data_record(config))
   trainer = Trainer(config, start, tasks)
   trainer.restore()
   return trainer.run()
