@@ -170,13 +170,19 @@ class TaskSpec:
   def score_files(self, gold_file: str, pred_file: str) -> dict:
     """The official score of a prediction file mirroring a gold file (what
     run_mtl.py and run_finetune.py write): same rows, the predicted label in
-    the label column.
+    the label column. Rows of sentence-level tasks are matched by guid; the
+    sentences of word-level tasks (NER) by position, whatever the files are
+    named (`readers.match_by_position`).
 
     Returns:
       {"metric": name, "value": float, "task": key, ...details}.
     """
-    gold = self.gold_rows(self.read(gold_file))
-    predicted = self.gold_rows(self.read(pred_file))
+    gold_examples, pred_examples = self.read(gold_file), self.read(pred_file)
+    if self.task_kind.token_level:
+      pred_examples = readers.match_by_position(gold_file, gold_examples,
+                                                pred_file, pred_examples)
+    gold = self.gold_rows(gold_examples)
+    predicted = self.gold_rows(pred_examples)
     if [g for g, _ in gold] != [g for g, _ in predicted]:
       raise DataError(pred_file, None, "its rows are not those of the gold "
                       f"file {gold_file} (same guids in the same order "

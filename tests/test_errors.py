@@ -96,7 +96,8 @@ class Inputs:
             f"--output_file={self.tmp / 'out.jsonl'}", *extra]
 
   def finished_run(self, data_dir: str = SAMPLE_DIR) -> str:
-    """The folder a finished run of `train_args()` leaves, but weights."""
+    """The folder a finished run of `train_args()` leaves, its weights an
+    empty index file (no case reads them)."""
     config = TrainConfig(tasks=("chemprot",), data_dir=data_dir,
                          output_dir=self.run, max_seq_length=32)
     bert = os.path.join(self.bert, "bert_model.ckpt")
@@ -107,6 +108,7 @@ class Inputs:
                             trainer_lib.data_record(config))
     run_dir.write_results(self.run, {"chemprot": {}})
     run_dir.write_timing(self.run, 1.0, resumed=False)
+    self.file("run/final/weights.index")
     return self.run
 
   def unwritable_folder(self) -> str:
@@ -364,19 +366,18 @@ CASES = [
     Case("not_a_run_folder", "export",
          lambda i: [f"--model_dir={i.tmp}", f"--export_dir={i.tmp / 'out'}"],
          "run folder",
-         lambda i, args: f"{i.tmp} is not a training run folder: no "
-                         "tasks.json"),
+         lambda i, args: f"--model_dir {i.tmp} is neither a run folder"),
     Case("checkpoint_outside_a_run", "export_hf",
          lambda i: [f"--model_dir={i.bert}/bert_model.ckpt",
                     f"--export_dir={i.tmp / 'hf'}"], "run folder",
          lambda i, args: f"checkpoint {i.bert}/bert_model.ckpt is not inside "
                          "a training run folder"),
     Case("export_version_exists", "export", _version_exists, "config",
-         lambda i, args: f"version 1 exists already: {i.tmp}/serving/"
-                         "chemprot/1"),
+         lambda i, args: f"version 1 of task chemprot exists already "
+                         f"({i.tmp}/serving/chemprot/1)"),
     Case("export_task_not_in_run", "export",
          lambda i: i.export_args("--tasks=hoc"), "config",
-         lambda i, args: f"task 'hoc' is not one of the run {i.run}"),
+         lambda i, args: f"task 'hoc' is in none of the runs {i.run}"),
     Case("report_run_not_name_folder", "report",
          lambda i: [f"--runs={i.run}", f"--output={i.tmp / 'r.md'}"],
          "config", lambda i, args: f"--runs: '{i.run}' is not name=folder"),

@@ -41,6 +41,7 @@ from bluebert_mtl.config import BertFiles, TrainConfig
 from bluebert_mtl.errors import CheckpointError, ConfigError
 from conftest import REPO_ROOT, SAMPLE_DIR
 import numpy_bert
+import reference_tokenizer
 
 TASKS = ("biosses", "mednli", "chemprot", "hoc", "bc5cdr-chemical")
 MAX_SEQ_LENGTH = 32
@@ -370,7 +371,8 @@ def world(run, texts, tmp_path_factory):
   existing = os.path.join(final, "chemprot_ids", "7")
   os.makedirs(existing)
   open(os.path.join(existing, "marker"), "w").close()
-  with pytest.raises(ConfigError, match="version 7 exists already"):
+  with pytest.raises(ConfigError,
+                     match="version 7 of task chemprot exists already"):
     export.export_run(prefix, final, ["chemprot"], version=7, ids_only=True)
   assert os.listdir(final) == ["chemprot_ids"]
   final_written = export.export_run(prefix, final, ["chemprot"], version=7,
@@ -441,7 +443,9 @@ def test_written_folders(world):
       os.path.join(world.final, n, "7") for n in ("chemprot_ids", PRE)]
   for folder in world.written + world.final_written:
     assert os.path.isfile(os.path.join(folder, "saved_model.pb"))
-  assert sorted(os.listdir(world.base)) == sorted(names)  # no temporary left
+  # No temporary left.
+  assert sorted(os.listdir(world.base)) == sorted(
+      names + ["models.config", "models_ids.config"])
   # The existing version 7 was replaced whole.
   assert not os.path.exists(os.path.join(world.final, "chemprot_ids", "7",
                                          "marker"))
@@ -680,3 +684,94 @@ def test_checkpoint_prefix_finds_its_run_folder(run, tmp_path):
   open(stray + ".index", "w").close()
   with pytest.raises(ConfigError, match="not inside a training run folder"):
     run_dir.RunSource.resolve(stray)
+
+
+# ------------------------------------------------------------ many runs, one folder
+
+
+def _untrained_run(folder, bert_dir, names, max_seq_length, dev=None):
+  """A run folder as training leaves it (the tiny BERT with fresh heads as
+  its final weights; no step trained); `dev`: also the dev score of a
+  finished run."""
+  files = BertFiles.resolve(bert_dir=bert_dir)
+  specs = [tasks_lib.TASKS[name] for name in names]
+  run_dir.write_run_files(
+      folder, TrainConfig(tasks=tuple(names), data_dir=SAMPLE_DIR,
+                          output_dir=folder, max_seq_length=max_seq_length),
+      files.config_file, files.vocab_file, specs, None)
+  model = multitask_model.build_multitask_model(
+      checkpoints.load_bert_encoder(files)[1], specs)
+  multitask_model.model_checkpoint(model).write(run_dir.final_weights(folder))
+  if dev is not None:
+    run_dir.write_results(folder, {names[0]: {"dev": {"hoc_f1": dev}}})
+    run_dir.write_timing(folder, 1.0, False)
+  return folder
+
+
+def _preprocessed(folder, text):
+  """signature -> input_word_ids of a preprocess model on one text."""
+  model = tf.saved_model.load(folder)
+  return {name: signature(text=tf.constant([text]))["input_word_ids"]
+          .numpy().tolist() for name, signature in model.signatures.items()}
+
+
+def _packed(vocab_file, text, max_seq_length):
+  """[CLS] text [SEP] ids, truncated as training truncates, by the
+  pure-Python reference tokenizer."""
+  vocab = open(vocab_file, encoding="utf-8").read().splitlines()
+  ids = reference_tokenizer.ReferenceTokenizer(vocab).tokenize_to_ids(text)
+  cls, sep = vocab.index("[CLS]"), vocab.index("[SEP]")
+  return [[cls] + ids[:max_seq_length - 2] + [sep]]
+
+
+def test_one_folder_serves_the_tasks_of_many_runs(tmp_path, tiny_bert_dir):
+  ft = tmp_path / "ft"  # run_finetune.py's output: a run, and seeds
+  _untrained_run(str(ft / "chemprot"), tiny_bert_dir, ["chemprot"], 32)
+  for seed, dev in ((1, 0.3), (2, 0.6)):
+    _untrained_run(str(ft / "hoc" / f"seed_{seed}"), tiny_bert_dir, ["hoc"],
+                   24, dev)
+  other = _untrained_run(str(tmp_path / "mt"), tiny_bert_dir,
+                         ["ddi2013-type", "chemprot"], 16)
+  out = str(tmp_path / "serving")
+  vocab = os.path.join(tiny_bert_dir, "vocab.txt")
+  text = _long(28)  # cut by every run
+  assert len(_packed(vocab, text, 100)[0]) > 32
+
+  assert sorted(export.export_run(str(ft), out, ids_only=True)) == [
+      f"{out}/{name}/1" for name in ("chemprot_ids", "hoc_ids", PRE)]
+  recipe = json.load(open(f"{out}/hoc_ids/1/assets.extra/preprocessing.json"))
+  assert recipe["weights"] == str(
+      ft / "hoc" / "seed_2" / "final" / "weights")  # the best dev seed
+  # A later export of another run's task adds to what is served.
+  export.export_run(other, out, ["ddi2013-type"], ids_only=True)
+  ids = _preprocessed(f"{out}/{PRE}/1", text)
+  assert ids == {"chemprot": _packed(vocab, text, 32),
+                 "hoc": _packed(vocab, text, 24),
+                 "ddi2013-type": _packed(vocab, text, 16)}
+  # The same task from another run: refused, naming both, nothing changed.
+  config = open(f"{out}/models.config").read()
+  with pytest.raises(ConfigError, match=(
+      f"version 1 of task chemprot exists already .* exported from run "
+      f"{re.escape(str(ft / 'chemprot'))} .* this export's is from run "
+      f"{re.escape(other)} ")):
+    export.export_run(other, out, ["chemprot"])
+  assert open(f"{out}/models.config").read() == config
+  # As a new version it is served; the preprocess model's newest version
+  # follows each task's newest version.
+  export.export_run(other, out, ["chemprot"], version=2)
+  assert _preprocessed(f"{out}/{PRE}/2", text)["chemprot"] == _packed(
+      vocab, text, 16)
+  assert sorted(os.listdir(f"{out}/chemprot")) == ["2"]
+  # --overwrite replaces the task's version whole (ids only: the raw-text
+  # model of the other run goes).
+  export.export_run(str(ft / "chemprot"), out, version=2, ids_only=True,
+                    overwrite=True)
+  assert not os.listdir(f"{out}/chemprot")
+  assert _preprocessed(f"{out}/{PRE}/2", text)["chemprot"] == _packed(
+      vocab, text, 32)
+  names = ["chemprot_ids", "ddi2013-type_ids", "hoc_ids", PRE]
+  assert open(f"{out}/models.config").read() == "".join(
+      ["model_config_list {\n"] + [
+          f'  config {{\n    name: "{name}"\n    base_path: "{out}/{name}"\n'
+          '    model_platform: "tensorflow"\n  }\n' for name in names] +
+      ["}\n"])

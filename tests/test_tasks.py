@@ -136,3 +136,109 @@ def test_unknown_task_and_clash_with_a_blue_task(tmp_path):
                      "metric: pearson\n")
   with pytest.raises(ConfigError, match="already exists"):
     tasks.registry_with([path])
+
+
+# --- NER prediction files are matched to gold files by position ---
+
+_CONLL_SENTENCES = (
+    (("Naloxone", "B-Chemical"), ("reverses", "O"), ("clonidine", "B-Chemical"),
+     (".", "O")),
+    (("Lithium", "B-Chemical"), ("toxicity", "O")),
+    (("Cisplatin", "B-Chemical"), ("induced", "O"), ("nephrotoxicity", "O")),
+)
+
+
+def _conll(path, sentences):
+  """A 2-column CoNLL file: one `word<TAB>tag` line per word, a blank line
+  after each sentence."""
+  path.write_text("".join("".join(f"{w}\t{t}\n" for w, t in s) + "\n"
+                          for s in sentences))
+  return str(path)
+
+
+def _blue_ner(path, rows):
+  """A BLUE 4-column file from (word, docid, offset, tag) rows; None ends a
+  sentence."""
+  path.write_text("".join("\n" if row is None else "\t".join(row) + "\n"
+                          for row in rows))
+  return str(path)
+
+
+def test_conll_prediction_file_of_any_name_scores(tmp_path):
+  task = tasks.TASKS["bc5cdr-chemical"]
+  gold = _conll(tmp_path / "test.tsv", _CONLL_SENTENCES)
+  copy = tmp_path / "my_predictions.txt"
+  copy.write_bytes(open(gold, "rb").read())
+  assert task.score_files(gold, str(copy))["value"] == 1.0
+  # Cisplatin missed: 3 of the 4 gold mentions found, none wrong:
+  # P = 1, R = 3/4, F1 = 2 * 3/4 / (1 + 3/4) = 6/7.
+  missed = [list(s) for s in _CONLL_SENTENCES]
+  missed[2][0] = ("Cisplatin", "O")
+  scores = task.score_files(gold, _conll(tmp_path / "run_a.tsv", missed))
+  assert scores["precision"] == 1.0 and scores["recall"] == 0.75
+  assert scores["value"] == pytest.approx(6 / 7)
+
+
+@pytest.mark.parametrize("sentences, line, message", [
+    # The second sentence left out: the third stands where it was.
+    ((_CONLL_SENTENCES[0], _CONLL_SENTENCES[2]), 6,
+     r"sentence 2 'Cisplatin induced nephrotoxicity' is not the gold file's "
+     r"sentence 2 \(.*test\.tsv:6\) 'Lithium toxicity'"),
+    (_CONLL_SENTENCES + ((("Aspirin", "O"),),), 13,
+     r"sentence 4: the gold file .*test\.tsv has 3 sentences"),
+    (_CONLL_SENTENCES[:2], 6,
+     r"ends with sentence 2; the gold file has 3 \(sentence 3 at "
+     r".*test\.tsv:9\)"),
+])
+def test_prediction_file_of_other_sentences_is_refused(tmp_path, sentences,
+                                                       line, message):
+  task = tasks.TASKS["bc5cdr-chemical"]
+  gold = _conll(tmp_path / "test.tsv", _CONLL_SENTENCES)
+  predicted = _conll(tmp_path / "predicted.tsv", sentences)
+  with pytest.raises(DataError, match=message) as error:
+    task.score_files(gold, predicted)
+  assert error.value.path == predicted and error.value.line == line
+
+
+_BLUE_ROWS = [("Naloxone", "100", "0", "B"), ("reverses", "-", "9", "O"), None,
+              ("Lithium", "-", "20", "B"), ("toxicity", "-", "28", "O"), None,
+              ("Lithium", "200", "0", "B"), ("toxicity", "-", "8", "O"), None]
+
+
+def test_blue_prediction_file_matches_document_ids(tmp_path):
+  task = tasks.TASKS["bc5cdr-chemical"]
+  gold = _blue_ner(tmp_path / "test.tsv", _BLUE_ROWS)
+  assert [e.document for e in task.read(gold)] == ["100", "100", "200"]
+  copy = _blue_ner(tmp_path / "out.tsv", _BLUE_ROWS)
+  assert task.score_files(gold, copy)["value"] == 1.0
+  # A CoNLL file of the same words has no document ids to check.
+  conll = _conll(tmp_path / "out.conll", [
+      [("Naloxone", "B-Chemical"), ("reverses", "O")],
+      [("Lithium", "B-Chemical"), ("toxicity", "O")],
+      [("Lithium", "O"), ("toxicity", "O")]])
+  assert task.score_files(gold, conll)["recall"] == pytest.approx(2 / 3)
+  # Sentences 2 and 3 have the same words; the document ids tell them apart.
+  swapped = (_BLUE_ROWS[:3] + [("Lithium", "200", "0", "B"),
+                               ("toxicity", "-", "8", "O"), None,
+                               ("Lithium", "100", "20", "B"),
+                               ("toxicity", "-", "28", "O"), None])
+  other = _blue_ner(tmp_path / "swapped.tsv", swapped)
+  with pytest.raises(DataError, match=r"sentence 2 is document\.offset "
+                     r"'200\.0', the gold file's sentence 2 \(.*:4\) is "
+                     r"'100\.20'") as error:
+    task.score_files(gold, other)
+  assert (error.value.path, error.value.line) == (other, 4)
+
+
+def test_evaluate_cli_refuses_other_sentences_in_one_line(tmp_path):
+  gold = _conll(tmp_path / "test.tsv", _CONLL_SENTENCES)
+  predicted = _conll(tmp_path / "predicted.tsv", _CONLL_SENTENCES[1:])
+  result = subprocess.run(
+      [sys.executable, "-m", "bluebert_mtl.commands.evaluate",
+       "--task=bc5cdr-chemical", f"--gold_file={gold}",
+       f"--pred_file={predicted}"],
+      cwd=REPO_ROOT, capture_output=True, text=True)
+  assert result.returncode == 2 and not result.stdout
+  assert "Traceback" not in result.stderr
+  assert result.stderr.strip().splitlines()[-1].startswith(
+      f"error: data: {predicted}:1: sentence 1 'Lithium toxicity' is not")

@@ -6,8 +6,10 @@ BLUE metric and prints one JSON object.
 
 (also `bluebert-mtl-evaluate`). The prediction file mirrors the gold file
 (what run_mtl.py and run_finetune.py write): same rows, the predicted label in
-the label column. Output: {"task": KEY, "metric": NAME, "value": FLOAT,
-...details}.
+the label column. NER sentences are matched by position, so a prediction
+file of any name scores. Output: {"task": KEY, "metric": NAME, "value":
+FLOAT, ...details}; bad input: one line naming the file and line, exit 2
+(docs/errors.md).
 """
 
 import json

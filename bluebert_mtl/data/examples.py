@@ -48,6 +48,8 @@ class TaggedExample:
     sentence_index: 0-based index of the unsplit sentence in its file.
     word_start: position of words[0] within that unsplit sentence.
     line: 1-based line of the sentence's first word in its file.
+    document: the sentence's document id where the file has one (BLUE's
+      4-column files), else None.
   """
   guid: str
   words: Tuple[str, ...]
@@ -55,3 +57,4 @@ class TaggedExample:
   sentence_index: int
   word_start: int = 0
   line: int = 0
+  document: Optional[str] = None

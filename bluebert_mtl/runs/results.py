@@ -47,11 +47,9 @@ def _read_finished_seeds(task_folder: str) -> Dict[str, dict]:
   """Task -> `aggregate_seeds` of the finished seed_<s>/ runs (those with
   timing.json) of a task folder whose seeds have not all run yet (it has no
   results.json of its own); {} if none has finished."""
-  per_seed = {}
-  for seed_folder in glob.glob(os.path.join(task_folder, "seed_*")):
-    seed = os.path.basename(seed_folder)[len("seed_"):]
-    if seed.isdigit() and run_dir.is_finished(seed_folder):
-      per_seed[int(seed)] = run_dir.read_results(seed_folder)
+  per_seed = {seed: run_dir.read_results(folder)
+              for seed, folder in run_dir.seed_runs(task_folder).items()
+              if run_dir.is_finished(folder)}
   tasks = {task for results in per_seed.values() for task in results}
   return {task: aggregate_seeds({s: per_seed[s][task]
                                  for s in sorted(per_seed)})

@@ -24,12 +24,13 @@ and data as the run that wrote it (`check_same_run`).
 """
 
 import dataclasses
+import glob
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from typing import Callable, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 from absl import logging
 import tensorflow as tf
@@ -50,6 +51,7 @@ CHECKPOINTS = "checkpoints"
 RESULTS = "results.json"
 TIMING = "timing.json"
 PREDICTIONS = "predictions"
+SEED_PREFIX = "seed_"  # run_finetune.py --seeds: TASK_FOLDER/seed_<s>/
 
 
 def best_weights(run_dir: str, task_name: str) -> str:
@@ -62,10 +64,11 @@ def final_weights(run_dir: str) -> str:
   return os.path.join(run_dir, "final", "weights")
 
 
-def _write_text(run_dir: str, name: str, text: str):
-  """Writes run_dir/name whole or not at all (`files.written_whole`), so a
-  reader (another worker, a rerun after a kill) never sees half a file."""
-  with files.written_whole(os.path.join(run_dir, name)) as f:
+def write_text(folder: str, name: str, text: str):
+  """Writes folder/name whole or not at all (`files.written_whole`), so a
+  reader (another worker, a rerun after a kill, a server) never sees half a
+  file."""
+  with files.written_whole(os.path.join(folder, name)) as f:
     f.write(text)
 
 
@@ -87,7 +90,7 @@ def replace_folder(folder: str, write: Callable[[str], None]) -> None:
 
 
 def _write_json(run_dir: str, name: str, value, sort_keys: bool = False):
-  _write_text(run_dir, name, json.dumps(value, indent=2, sort_keys=sort_keys))
+  write_text(run_dir, name, json.dumps(value, indent=2, sort_keys=sort_keys))
 
 
 def _sha256(paths: Sequence[str]) -> str:
@@ -137,9 +140,9 @@ def write_run_files(run_dir: str, config: TrainConfig, bert_config_file: str,
   _write_json(run_dir, START, start_record(start_checkpoint))
   if data is not None:
     _write_json(run_dir, DATA, data)
-  _write_text(run_dir, TRAIN_CONFIG, config.to_json_string())
-  _write_text(run_dir, BERT_CONFIG,
-              BertConfig.from_json_file(bert_config_file).to_json_string())
+  write_text(run_dir, TRAIN_CONFIG, config.to_json_string())
+  write_text(run_dir, BERT_CONFIG,
+             BertConfig.from_json_file(bert_config_file).to_json_string())
   if os.path.abspath(vocab_file) != os.path.abspath(
       os.path.join(run_dir, VOCAB)):
     shutil.copyfile(vocab_file, os.path.join(run_dir, VOCAB))
@@ -158,11 +161,16 @@ def _read_json(run_dir: str, name: str):
     raise RunFolderError(f"{path}: not valid JSON ({e})") from e
 
 
+def task_from_json(values: dict) -> TaskSpec:
+  """A TaskSpec from the JSON object of its fields (lists for tuples), as
+  tasks.json holds each."""
+  return TaskSpec(**{k: tuple(v) if isinstance(v, list) else v
+                     for k, v in values.items()})
+
+
 def read_tasks(run_dir: str) -> List[TaskSpec]:
   """The TaskSpecs a run trained, as it saved them."""
-  return [TaskSpec(**{k: tuple(v) if isinstance(v, list) else v
-                      for k, v in values.items()})
-          for values in _read_json(run_dir, TASKS)]
+  return [task_from_json(values) for values in _read_json(run_dir, TASKS)]
 
 
 def read_train_config(run_dir: str) -> TrainConfig:
@@ -303,6 +311,17 @@ def task_weights(run_dir: str, task_name: str) -> str:
     return final
   raise CheckpointError(f"{run_dir}: no weights of task {task_name} "
                         f"({best} and {final} missing)")
+
+
+def seed_runs(task_folder: str) -> Dict[int, str]:
+  """seed -> run folder of each `SEED_PREFIX`<seed>/ in a task folder of
+  run_finetune.py --seeds, in seed order ({} if it has none)."""
+  runs = {}
+  for folder in glob.glob(os.path.join(task_folder, SEED_PREFIX + "*")):
+    seed = os.path.basename(folder)[len(SEED_PREFIX):]
+    if seed.isdigit() and os.path.isdir(folder):
+      runs[int(seed)] = folder
+  return dict(sorted(runs.items()))
 
 
 def write_timing(run_dir: str, wall_seconds: float, resumed: bool):

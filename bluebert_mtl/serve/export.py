@@ -1,19 +1,31 @@
-"""Per-task SavedModels of a training run, for TF Serving.
+"""Per-task SavedModels of training runs, for TF Serving.
 
-One run folder (`run_dir.py`) becomes, in TF Serving's `--model_base_path`
-layout (numbered version folders under one folder per model):
+The tasks of one run folder (`run_dir.py`), or of every run folder of a
+run_finetune.py output (`runs/sources.py`), become, in TF Serving's
+`--model_base_path` layout (numbered version folders under one folder per
+model):
 
   EXPORT_DIR/<task>/<version>/      raw text -> predictions; the tokenizer
                                     runs in the graph (TF Text ops)
-  EXPORT_DIR/<task>_ids/<version>/  token ids -> predictions; core TF ops only
+  EXPORT_DIR/<task>_ids/<version>/  token ids -> predictions; core TF ops
+                                    only; the task's preprocessing recipe in
+                                    assets.extra/ (`serving_dir.py`)
   EXPORT_DIR/preprocess/<version>/  raw text -> token ids, one signature per
-                                    task of the run, for servers without TF
-                                    Text (run it where TF Text is, e.g. in
-                                    the client, and send the ids to
-                                    <task>_ids)
+                                    task exported into EXPORT_DIR so far, by
+                                    any call and from any run, for servers
+                                    without TF Text (run it where TF Text is,
+                                    e.g. in the client, and send the ids to
+                                    <task>_ids); rebuilt from the recipes at
+                                    each export, as the newest version of any
+                                    <task>_ids
+  EXPORT_DIR/models.config          TF Serving's model config of every model
+                                    folder (models_ids.config: of the
+                                    <task>_ids folders only)
 
 Each task's models hold the encoder and that task's head only, with that
-task's best-dev weights (`best/<task>/weights`, else `final/weights`).
+task's best-dev weights (`best/<task>/weights`, else `final/weights`). A
+later export adds its tasks and keeps the others; a task's existing version
+is replaced only with `overwrite`.
 
 Dims: B texts, T WordPieces (longest packed row), C the task's labels,
 W words (longest text), R rows fed to the encoder, M the task's max_words.
@@ -60,6 +72,7 @@ entries past num_words are -1 too).
 """
 
 import os
+import shutil
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from absl import logging
@@ -67,14 +80,14 @@ import tensorflow as tf
 
 from bluebert_mtl.model import multitask_model
 from bluebert_mtl.runs import run_dir
+from bluebert_mtl.runs import sources
 from bluebert_mtl import progress
-from bluebert_mtl import tokenization
 from bluebert_mtl.config import BertConfig
 from bluebert_mtl.errors import ConfigError
+from bluebert_mtl.serve import serving_dir
 from bluebert_mtl.serve.preprocess import Preprocessor
+from bluebert_mtl.serve.serving_dir import IDS_SUFFIX, PREPROCESS, Recipe
 
-IDS_SUFFIX = "_ids"
-PREPROCESS = "preprocess"
 _TEXT_SPEC = tf.TensorSpec([None], tf.string)
 _IDS_SPEC = tf.TensorSpec([None, None], tf.int32)
 _Function = tf.types.experimental.PolymorphicFunction
@@ -118,28 +131,19 @@ def preprocess_function(task, preprocessor: Preprocessor) -> _Function:
   return _text_function(task, preprocess)
 
 
-# ------------------------------------------------------------ the run
+# ------------------------------------------------------------ the tasks
 
 
-def _save(root: tf.Module, signatures: dict, folder: str) -> None:
+def _save(root: tf.Module, signatures: dict, folder: str,
+          recipe: Optional[Recipe] = None) -> None:
   """Saves a SavedModel into `folder` whole (`run_dir.replace_folder`), so a
-  server never sees half a version."""
-  run_dir.replace_folder(folder, lambda path: tf.saved_model.save(
-      root, path, signatures=signatures))
+  server never sees half a version; `recipe` goes into its assets.extra/."""
+  def write(path):
+    tf.saved_model.save(root, path, signatures=signatures)
+    if recipe is not None:
+      recipe.write(path)
+  run_dir.replace_folder(folder, write)
   logging.info("Wrote %s", folder)
-
-
-def _version_folders(export_dir: str, task_names: Sequence[str], version: int,
-                     ids_only: bool) -> List[Tuple[str, str]]:
-  """(model name, version folder) of everything an export writes."""
-  names = [PREPROCESS]
-  for name in task_names:
-    names += [name + IDS_SUFFIX] if ids_only else [name, name + IDS_SUFFIX]
-  if len(set(names)) != len(names):
-    raise ConfigError(f"the model folders {names} collide: rename the task "
-                      "that is named like another one's folder")
-  return [(name, os.path.join(export_dir, name, str(version)))
-          for name in names]
 
 
 def select_tasks(folder: str, task_names: Optional[Sequence[str]]
@@ -160,89 +164,143 @@ def select_tasks(folder: str, task_names: Optional[Sequence[str]]
   return tasks, task_names
 
 
-def _check_free(folders: Sequence[Tuple[str, str]], version: int,
-                overwrite: bool):
-  existing = [folder for _, folder in folders if os.path.exists(folder)]
-  if existing and not overwrite:
-    raise ConfigError(f"version {version} exists already: "
-                      f"{', '.join(existing)}; give --overwrite to replace it "
-                      "or another --version")
+def _recipes(runs: Sequence[run_dir.RunSource],
+             task_names: Optional[Sequence[str]]) -> Dict[str, Recipe]:
+  """The recipe of each task to export, by name: those of `task_names` (all
+  if None or empty) in the runs.
+
+  Raises:
+    ConfigError: a name no run has, or a task that two runs have.
+  """
+  recipes, found = {}, []
+  for source in runs:
+    for task in run_dir.read_tasks(source.run_dir):
+      found.append(task.name)
+      if task_names and task.name not in task_names:
+        continue
+      recipe = Recipe.of_run(source, task)
+      if task.name in recipes:
+        raise ConfigError(f"task {task.name} is in two runs: "
+                          f"{recipes[task.name].origin} and {recipe.origin}; "
+                          "export one of them (--tasks, or its own folder)")
+      recipes[task.name] = recipe
+  for name in task_names or ():
+    if name not in recipes:
+      raise ConfigError(
+          f"task {name!r} is in none of the runs "
+          f"{', '.join(s.run_dir for s in runs)} (tasks in their "
+          f"{run_dir.TASKS}: {', '.join(found)})")
+  return recipes
 
 
-def run_preprocessor(run_folder: str) -> Preprocessor:
-  """The in-graph preprocessing of a run: its vocab, casing, max_seq_length
-  and pair order."""
-  config = run_dir.read_train_config(run_folder)
-  return Preprocessor(
-      tokenization.FullTokenizer(os.path.join(run_folder, run_dir.VOCAB),
-                                 config.do_lower_case),
-      config.max_seq_length, config.second_text_first)
+def _preprocessor(recipe: Recipe, made: dict) -> Preprocessor:
+  """The recipe's preprocessor, made once per call for recipes that
+  preprocess alike (`made`: `Recipe.preprocessing` -> Preprocessor)."""
+  key = recipe.preprocessing()
+  if key not in made:
+    made[key] = recipe.preprocessor()
+  return made[key]
 
 
-def _export_task(task, view, preprocessor: Preprocessor, ids_folder: str,
-                 text_folder: Optional[str]):
-  """Writes a task's token-id model and, unless `text_folder` is None, its
-  raw-text model."""
+def _export_task(recipe: Recipe, export_dir: str, version: int,
+                 ids_only: bool, made: dict) -> List[str]:
+  """Writes a task's token-id model (with its recipe) and, unless
+  `ids_only`, its raw-text model; returns their version folders."""
+  task = recipe.task
+  view = multitask_model.load_task_model(
+      task, BertConfig.from_json_file(
+          os.path.join(recipe.run_dir, run_dir.BERT_CONFIG)), recipe.weights)
   serve_ids = ids_function(task, view).get_concrete_function()
   weights = tf.Module()
   weights.variables_list = list(view.variables)
+  folders = [os.path.join(export_dir, task.name + IDS_SUFFIX, str(version))]
   _save(weights, {"serving_default": serve_ids, "serving_ids": serve_ids},
-        ids_folder)
-  if text_folder is not None:
+        folders[0], recipe)
+  if not ids_only:
+    preprocessor = _preprocessor(recipe, made)
     text_model = tf.Module()
     text_model.variables_list = weights.variables_list
     text_model.preprocessor = preprocessor
+    folders.append(os.path.join(export_dir, task.name, str(version)))
     _save(text_model, {
         "serving_default": text_function(
             task, view, preprocessor).get_concrete_function(),
-        "serving_ids": serve_ids}, text_folder)
+        "serving_ids": serve_ids}, folders[1])
+  return folders
+
+
+def _write_preprocess(export_dir: str, made: dict) -> str:
+  """Writes the preprocess model of every task in the folder, each as its
+  newest `<task>_ids` version's recipe has it, as the newest version of any
+  of them; returns its version folder."""
+  served = serving_dir.served_recipes(export_dir)
+  signatures, used = {}, {}
+  for name, (_, recipe) in sorted(served.items()):
+    preprocessor = _preprocessor(recipe, made)
+    used[id(preprocessor)] = preprocessor
+    signatures[name] = preprocess_function(
+        recipe.task, preprocessor).get_concrete_function()
+  preprocess = tf.Module()
+  preprocess.preprocessors = list(used.values())
+  folder = os.path.join(export_dir, PREPROCESS,
+                        str(max(version for version, _ in served.values())))
+  _save(preprocess, signatures, folder)
+  return folder
+
+
+# ------------------------------------------------------------ the export
 
 
 def export_run(model_dir: str, export_dir: str,
                task_names: Optional[Sequence[str]] = None, version: int = 1,
-               overwrite: bool = False, ids_only: bool = False) -> List[str]:
-  """Writes the SavedModels of a run's tasks (module docstring).
+               overwrite: bool = False, ids_only: bool = False,
+               server_dir: Optional[str] = None) -> List[str]:
+  """Writes the SavedModels of runs' tasks into an export folder, then its
+  preprocess model and models.config (module docstring).
 
   Args:
-    model_dir: a run folder, or a checkpoint prefix inside one.
-    export_dir: the model base folder.
-    task_names: tasks of the run to export (None: all of them).
+    model_dir: a run folder, a checkpoint prefix inside one, or a folder of
+      run folders or of seed runs (`runs/sources.py`).
+    export_dir: the model base folder; what other exports left in it stays
+      served.
+    task_names: tasks of the runs to export (None: all of them).
     version: the TF Serving version number (a non-negative integer).
-    overwrite: replace existing version folders.
-    ids_only: write the token-id models (and the preprocess model) only.
+    overwrite: replace the version of a task that exists already (all its
+      models at that version: an `ids_only` export removes the raw-text
+      one).
+    ids_only: write the token-id models only (and the preprocess model).
+    server_dir: `export_dir` as TF Serving sees it, for models.config
+      (`serving_dir.server_path`; None: its absolute path here).
 
   Returns:
     the version folders written.
 
   Raises:
-    ConfigError: unknown task, bad version, an existing version without
-      `overwrite`, or a folder that is not a run.
+    ConfigError: unknown task, a task in two runs, bad version, an existing
+      version without `overwrite`, a folder that is no run, a relative
+      `server_dir`, or a model folder in `export_dir` without a recipe.
     CheckpointError: a checkpoint without the encoder or a task's head.
   """
   if version < 0:
     raise ConfigError(f"--version must be a non-negative integer, got "
                       f"{version}")
-  source = run_dir.RunSource.resolve(model_dir)
-  tasks, task_names = select_tasks(source.run_dir, task_names)
-  folders = _version_folders(export_dir, task_names, version, ids_only)
-  _check_free(folders, version, overwrite)
-  bert_config = BertConfig.from_json_file(
-      os.path.join(source.run_dir, run_dir.BERT_CONFIG))
-  preprocessor = run_preprocessor(source.run_dir)
-  folder_of = dict(folders)
-  with progress.bar(len(task_names) + 1, "export", unit="task") as bar:
-    for name in task_names:
-      view = multitask_model.load_task_model(tasks[name], bert_config,
-                                             source.weights(name))
-      _export_task(tasks[name], view, preprocessor,
-                   folder_of[name + IDS_SUFFIX],
-                   None if ids_only else folder_of[name])
+  server_dir = serving_dir.server_path(export_dir, server_dir)
+  recipes = _recipes(sources.resolve_runs(model_dir), task_names)
+  serving_dir.check_names(list(recipes), list(serving_dir.served_recipes(
+      export_dir, dict.fromkeys(recipes, version))))
+  replaced = serving_dir.replaced_folders(export_dir, recipes, version,
+                                          overwrite)
+  made, written = {}, []
+  with progress.bar(len(recipes) + 1, "export", unit="model") as bar:
+    for recipe in recipes.values():
+      written += _export_task(recipe, export_dir, version, ids_only, made)
       bar.update(1)
-    preprocess = tf.Module()
-    preprocess.preprocessor = preprocessor
-    _save(preprocess, {name: preprocess_function(task, preprocessor)
-                       .get_concrete_function()
-                       for name, task in tasks.items()},
-          folder_of[PREPROCESS])
+    for folder in sorted(set(replaced) - set(written)):
+      shutil.rmtree(folder)
+      logging.info("Removed %s: its task's version %d is replaced", folder,
+                   version)
+    written.append(_write_preprocess(export_dir, made))
     bar.update(1)
-  return [folder for _, folder in folders]
+  logging.info("Wrote %s", ", ".join(
+      serving_dir.write_models_config(export_dir, server_dir)))
+  return written

@@ -54,14 +54,15 @@ from typing import Callable, Dict, Mapping, Optional, Sequence
 
 from bluebert_mtl.data.examples import Label
 from bluebert_mtl.data.readers.lines import find_split_file, split_of
-from bluebert_mtl.data.readers.ner import read_ner, write_ner_predictions
+from bluebert_mtl.data.readers.ner import (
+    match_by_position, read_ner, write_ner_predictions)
 from bluebert_mtl.data.readers.tables import (
     TABLE_FORMATS, read_hoc, read_mednli, read_relation, read_sts,
     write_table_predictions)
 
 
-__all__ = ["FORMATS", "FileFormat", "find_split_file", "read_hoc",
-           "read_mednli", "read_ner", "read_relation", "read_sts",
+__all__ = ["FORMATS", "FileFormat", "find_split_file", "match_by_position",
+           "read_hoc", "read_mednli", "read_ner", "read_relation", "read_sts",
            "split_of", "write_predictions"]
 
 

@@ -164,11 +164,13 @@ def _is_untyped(ner: _NerFile) -> bool:
   return first in (BEGIN_TAG, INSIDE_TAG)
 
 
-def _ner_guids(path: str, ner: _NerFile, split: Optional[str]) -> List[str]:
+def _ner_ids(path: str, ner: _NerFile, split: Optional[str]
+             ) -> List[Tuple[str, Optional[str]]]:
+  """(guid, document id or None) of each sentence."""
   if NER_DOCID_COLUMN not in ner.layout.columns:
     prefix = split or os.path.splitext(os.path.basename(path))[0]
-    return [f"{prefix}-{i}" for i in range(len(ner.sentences))]
-  guids, docid = [], None
+    return [(f"{prefix}-{i}", None) for i in range(len(ner.sentences))]
+  ids, docid = [], None
   for sentence in ner.sentences:
     first = dict(zip(ner.layout.columns, sentence[0].values))
     if first[NER_DOCID_COLUMN] != NER_NO_DOCID:
@@ -176,16 +178,17 @@ def _ner_guids(path: str, ner: _NerFile, split: Optional[str]) -> List[str]:
     if docid is None:
       raise DataError(path, sentence[0].line.number,
                       f"the first sentence has no document id ({NER_NO_DOCID})")
-    guids.append(f"{docid}.{first[NER_OFFSET_COLUMN]}")
-  return guids
+    ids.append((f"{docid}.{first[NER_OFFSET_COLUMN]}", docid))
+  return ids
 
 
 def _ner_examples(path: str, ner: _NerFile, labels: Sequence[str],
                   split: Optional[str]) -> List[TaggedExample]:
-  guids = _ner_guids(path, ner, split)
+  ids = _ner_ids(path, ner, split)
   tag_map = _tag_map(path, ner, labels) if ner.tagged else {}
   examples, seen = [], {}
-  for index, (guid, sentence) in enumerate(zip(guids, ner.sentences)):
+  for index, ((guid, document), sentence) in enumerate(zip(ids,
+                                                           ner.sentences)):
     number = sentence[0].line.number
     if guid in seen:
       raise DataError(path, number, f"sentence id {guid!r} again (first at "
@@ -195,7 +198,8 @@ def _ner_examples(path: str, ner: _NerFile, labels: Sequence[str],
     tags = (tuple(_typed_tag(path, row, ner.layout, tag_map)
                   for row in sentence)
             if ner.tagged else None)
-    examples.append(TaggedExample(guid, words, tags, index, 0, number))
+    examples.append(TaggedExample(guid, words, tags, index, 0, number,
+                                  document))
   return examples
 
 
@@ -261,3 +265,57 @@ def write_ner_predictions(gold_path: str,
                                               encode(to_file[tag]))
   check_all_used(gold_path, predictions, {e.guid for e in examples})
   write_lines(out_path, ner.lines, replaced)
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def _preview(words: Sequence[str], most: int = 8) -> str:
+  """The first words of a sentence, quoted, for messages."""
+  more = " ..." if len(words) > most else ""
+  return repr(" ".join(words[:most]) + more)
+
+
+def match_by_position(gold_path: str, gold: Sequence[TaggedExample],
+                      pred_path: str, predicted: Sequence[TaggedExample]
+                      ) -> List[TaggedExample]:
+  """A prediction file's sentences matched to a gold file's by position.
+
+  The i-th predicted sentence is the i-th gold one, whatever either file is
+  named (a CoNLL file's guids hold its name), once nothing shows otherwise.
+
+  Args:
+    gold_path: the gold file.
+    gold: its sentences (`read_ner`), in file order.
+    pred_path: the prediction file.
+    predicted: its sentences, in file order.
+
+  Returns:
+    the predicted sentences, each with the guid of its gold sentence.
+
+  Raises:
+    DataError: naming the prediction file and line where a mismatch is
+      certain: a sentence whose words are not those of the gold sentence at
+      its position, another document id or offset where both files have
+      document ids (BLUE 4-column), or another number of sentences.
+  """
+  for number, (g, p) in enumerate(zip(gold, predicted), 1):
+    where = f"the gold file's sentence {number} ({gold_path}:{g.line})"
+    if p.words != g.words:
+      raise DataError(pred_path, p.line, f"sentence {number} "
+                      f"{_preview(p.words)} is not {where} "
+                      f"{_preview(g.words)}; predicted sentences are matched "
+                      "to gold ones by position")
+    if None not in (p.document, g.document) and p.guid != g.guid:
+      raise DataError(pred_path, p.line, f"sentence {number} is document."
+                      f"offset {p.guid!r}, {where} is {g.guid!r}")
+  if len(predicted) > len(gold):
+    raise DataError(pred_path, predicted[len(gold)].line,
+                    f"sentence {len(gold) + 1}: the gold file {gold_path} "
+                    f"has {len(gold)} sentences")
+  if len(predicted) < len(gold):
+    raise DataError(pred_path, predicted[-1].line,
+                    f"the file ends with sentence {len(predicted)}; the gold "
+                    f"file has {len(gold)} (sentence {len(predicted) + 1} at "
+                    f"{gold_path}:{gold[len(predicted)].line})")
+  return [dataclasses.replace(p, guid=g.guid) for g, p in zip(gold, predicted)]
