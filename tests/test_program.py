@@ -97,3 +97,13 @@ def test_help_prints_the_commands_docstring_and_all_its_flags(run_command):
   # Defined in commands/cli.py, listed under the program all the same.
   for flag in ("--train_batch_size", "--bert_dir", "--task_def"):
     assert f"  {flag}:" in out
+
+
+def test_help_of_a_shim_is_its_commands():
+  """run_mtl.py's own docstring is one line; --help prints the command's."""
+  from bluebert_mtl.commands import train  # pylint: disable=g-import-not-at-top
+  done = subprocess.run([sys.executable, "run_mtl.py", "--help"],
+                        capture_output=True, text=True, check=False,
+                        cwd=REPO_ROOT)
+  assert done.stdout.startswith(train.__doc__)
+  assert "  --train_batch_size:" in done.stdout

@@ -1,4 +1,4 @@
-"""Writes a Hugging Face BERT folder as an original TF1 BERT checkpoint.
+r"""Writes a Hugging Face BERT folder as an original TF1 BERT checkpoint.
 
   python -m bluebert_mtl.commands.convert_checkpoint --input_dir=HF_MODEL_DIR \
       --output_dir=OUT

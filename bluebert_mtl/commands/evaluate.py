@@ -1,4 +1,4 @@
-"""Scores a prediction file against its gold file with the task's official
+r"""Scores a prediction file against its gold file with the task's official
 BLUE metric and prints one JSON object.
 
   python -m bluebert_mtl.commands.evaluate --task=chemprot \

@@ -1,4 +1,4 @@
-"""Exports training runs' tasks as SavedModels for TF Serving.
+r"""Exports training runs' tasks as SavedModels for TF Serving.
 
   python export_savedmodel.py --model_dir=runs/mt --export_dir=serving \
       [--tasks=chemprot,bc5cdr-chemical] [--version=1] [--overwrite] \

@@ -1,4 +1,4 @@
-"""Exports a training run's tasks as Hugging Face `transformers` folders.
+r"""Exports a training run's tasks as Hugging Face `transformers` folders.
 
   python -m bluebert_mtl.commands.export_hf --model_dir=runs/mt \
       --export_dir=hf [--tasks=chemprot,bc5cdr-chemical] [--encoder_only] \

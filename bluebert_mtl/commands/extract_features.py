@@ -1,4 +1,4 @@
-"""Final-layer BERT features of raw text, as the original extract_features.py.
+r"""Final-layer BERT features of raw text, as the original extract_features.py.
 
   python -m bluebert_mtl.commands.extract_features --bert_dir=DIR \
       --input_file=IN.txt --output_file=OUT.jsonl

@@ -1,4 +1,4 @@
-"""Fine-tunes BlueBERT on one BLUE task at a time.
+r"""Fine-tunes BlueBERT on one BLUE task at a time.
 
 MT-BlueBERT-Fine-Tune: the encoder of a multi-task run (--init_checkpoint:
 run_mtl.py's output folder, or one of its checkpoints), a fresh head per task:

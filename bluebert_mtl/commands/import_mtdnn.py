@@ -1,4 +1,4 @@
-"""Makes a run folder of a released MT-BlueBERT PyTorch checkpoint.
+r"""Makes a run folder of a released MT-BlueBERT PyTorch checkpoint.
 
   python -m bluebert_mtl.commands.import_mtdnn \
       --init_checkpoint=mt-bluebert-biomedical.pt \

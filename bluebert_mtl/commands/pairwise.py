@@ -1,4 +1,4 @@
-"""Pairwise multi-task learning: which task helps which (paper Figure 2).
+r"""Pairwise multi-task learning: which task helps which (paper Figure 2).
 
   python -m bluebert_mtl.commands.pairwise \
       --tasks=chemprot,ddi2013-type,bc5cdr-disease \

@@ -1,4 +1,4 @@
-"""The paper's result tables from run folders, as markdown and CSV.
+r"""The paper's result tables from run folders, as markdown and CSV.
 
   python -m bluebert_mtl.commands.report --output=runs/table3.md \
       --runs="BlueBERT=runs/baseline,MT-Refinement=runs/mt,MT-Fine-Tune=runs/ft"

@@ -1,4 +1,4 @@
-"""Multi-task training of BlueBERT on BLUE tasks (MT-BlueBERT-Refinement).
+r"""Multi-task training of BlueBERT on BLUE tasks (MT-BlueBERT-Refinement).
 
   python run_mtl.py --flagfile=flags/mt_bluebert_biomedical.flags \
       --bert_dir=NCBI_BERT_pubmed_uncased_L-12_H-768_A-12 --output_dir=runs/mt
