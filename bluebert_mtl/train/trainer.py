@@ -319,13 +319,16 @@ class Trainer:
     kept = self.manager.latest_checkpoint
     try:
       with files.space_checked(self.manager.directory, f"checkpoint {step} "
-                               f"(the last good checkpoint, {kept}, is "
-                               "kept)"):
+                               f"(the last good checkpoint, {kept}, is kept)"
+                               if kept else f"checkpoint {step} (the first)"):
         self.manager.save(step)
     except OutputError:
       prefix = os.path.join(self.manager.directory, f"ckpt-{step}")
       for path in glob.glob(prefix + ".*") + glob.glob(prefix + "_temp*"):
-        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+        if os.path.isdir(path):
+          shutil.rmtree(path)
+        else:
+          os.remove(path)
       raise
 
   def _patience_exhausted(self, improved: bool) -> bool:
