@@ -202,6 +202,24 @@ def test_disk_full_while_checkpointing_keeps_the_last_good_checkpoint(
   assert reader.get_tensor("global_step/.ATTRIBUTES/VARIABLE_VALUE") == 2
 
 
+def test_disk_full_while_writing_best_weights_names_them(
+    run_command, tiny_bert_dir, tmp_path, monkeypatch):
+  original = tf.train.Checkpoint.write
+
+  def write(checkpoint, file_prefix, options=None):
+    if f"{os.sep}best{os.sep}" in file_prefix:
+      raise tf.errors.ResourceExhaustedError(None, None,
+                                             "No space left on device")
+    return original(checkpoint, file_prefix, options)
+
+  monkeypatch.setattr(tf.train.Checkpoint, "write", write)
+  code, err, _ = _train(run_command, tiny_bert_dir, tmp_path)
+  assert code == 2 and "Traceback" not in err
+  assert err.splitlines()[-1] == (
+      f"error: output: {tmp_path}/run/best/chemprot: no space left on the "
+      "device while writing the best weights of chemprot")
+
+
 def test_nan_loss_stops_naming_the_task_step_and_last_checkpoint(
     run_command, tiny_bert_dir, tmp_path, monkeypatch):
   make_train_step = step_lib.make_train_step
@@ -232,5 +250,5 @@ def test_docs_table_lists_every_case():
   ids = [re.findall(r"`([a-z0-9_]+)`", row.split("|")[-2])[0]
          for row in rows]
   assert ids == [c.id for c in test_checks.CASES + CASES] + [
-      "disk_full", "nan_loss"]
+      "disk_full", "disk_full_best_weights", "nan_loss"]
   assert len(ids) >= 30

@@ -16,6 +16,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from bluebert_mtl import files
 from bluebert_mtl import progress
 from bluebert_mtl import tasks as tasks_lib
 from bluebert_mtl.data import datasets
@@ -120,6 +121,12 @@ class Evaluator:
                       loss_sum, f"{task.name} {what} prediction")
     return task_data.decode_predictions(task, split, outputs)
 
+  def _write_weights(self, prefix: str, what: str) -> str:
+    """Writes the model's weights at `prefix`; an `OutputError` naming its
+    folder and `what` they are if the disk fills up."""
+    with files.space_checked(os.path.dirname(prefix), what):
+      return multitask_model.model_checkpoint(self.model).write(prefix)
+
   def _best_prefix(self, task_name: str) -> str:
     return run_dir.best_weights(self.weights_dir, task_name)
 
@@ -150,8 +157,8 @@ class Evaluator:
       if value > best or not self.state.has_best(i):
         self.state.best_scores[i].assign(value)
         self.state.best_steps[i].assign(step)
-        multitask_model.model_checkpoint(self.model).write(
-            self._best_prefix(task.name))
+        self._write_weights(self._best_prefix(task.name),
+                            f"the best weights of {task.name}")
         self._best_dev_predictions[task.name] = predictions
         improved = improved or value > best
     return improved
@@ -164,8 +171,8 @@ class Evaluator:
       results.json's content.
     """
     results = {}
-    final = multitask_model.model_checkpoint(self.model).write(
-        run_dir.final_weights(self.weights_dir))
+    final = self._write_weights(run_dir.final_weights(self.weights_dir),
+                                "the final weights")
     for i, task in enumerate(self.tasks):
       has_best = self.state.has_best(i)
       multitask_model.model_checkpoint(self.model).read(
