@@ -37,27 +37,38 @@ install: $(PACKAGE)
 minilm: $(MINILM)/bert_config.json
 
 # MT-Refinement on every sample task, MT-Fine-Tune of two, TF Serving exports
-# of one, and the results table.
+# of one, the results table, and the multi-task model at work on two texts of
+# data/examples/ (one NER, one relation with its entity spans). Models
+# trained on the few sample sentences: expect rough labels.
 demo: $(MINILM)/bert_config.json
 	rm -rf build/demo
 	$(PY) run_mtl.py --flagfile=flags/demo.flags
 	$(PY) run_finetune.py --flagfile=flags/demo_finetune.flags
-	$(PY) export_savedmodel.py --model_dir=build/demo/finetune/chemprot \
+	$(PY) export_savedmodel.py --model_dir=build/demo/finetune \
 	  --export_dir=build/demo/serving
 	$(PY) -m bluebert_mtl.commands.report --output=build/demo/results.md \
 	  --runs="MT-Refinement=build/demo/mt,MT-Fine-Tune=build/demo/finetune"
 	cat build/demo/results.md
+	$(PY) predict.py --model_dir=build/demo/mt --tasks=bc5cdr-chemical \
+	  --input_file=data/examples/ner.txt --output_file=build/demo/ner.jsonl
+	$(PY) predict.py --model_dir=build/demo/mt --tasks=chemprot \
+	  --input_file=data/examples/relation.jsonl \
+	  --output_file=build/demo/relation.jsonl
+	@for name in ner relation; do echo; echo "== $$name: input"; \
+	  cat data/examples/$$name.*; echo "== $$name: predict.py output"; \
+	  $(PY) -m json.tool --json-lines --no-ensure-ascii \
+	    build/demo/$$name.jsonl; done
 
 # pytest exits 5 when it collects no test: that is a broken suite, not a pass.
 test: $(PACKAGE)
 	$(PY) -m pytest -q tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "no tests were collected" >&2; fi; exit $$rc
 
-# Every benchmark, one after the other, as one dated run (about 25 minutes on
+# Every benchmark, one after the other, as one dated run (about 50 minutes on
 # 2 cores: padding 20 s, tokenization 2 min, training 10 min, efficiency
-# 6 min, serving 4 min); each prints its figures beside its reference
-# measured in the same run. Logs in build/bench/. See benchmarks/README.md
-# and BENCHMARKS.md.
+# 6 min, serving 4 min, predict 20-25 min); each prints its figures beside its
+# reference measured in the same run. Logs in build/bench/. See
+# benchmarks/README.md and BENCHMARKS.md.
 #   make bench-smoke  every benchmark with --smoke, as `make test` runs them
 #                     (tests/test_benchmarks.py; about 2 minutes)
 REFERENCE_STAMP := benchmarks/reference/.venv/.installed
@@ -65,7 +76,7 @@ $(REFERENCE_STAMP): benchmarks/reference/requirements.txt benchmarks/setup_refer
 	bash benchmarks/setup_reference.sh
 	touch $(REFERENCE_STAMP)
 
-BENCHMARKS := padding tokenization training efficiency serving
+BENCHMARKS := padding tokenization training efficiency serving predict
 bench: $(MINILM)/bert_config.json $(REFERENCE_STAMP)
 	mkdir -p build/bench
 	set -o pipefail; for name in $(BENCHMARKS); do \

@@ -1,5 +1,9 @@
 """bluebert_mtl: a TensorFlow 2 / Keras port of MT-BlueBERT.
 
+`from bluebert_mtl import Predictor` gives the prediction API
+(`serve/predictor.py`); it is imported on first use, so importing the
+package stays cheap.
+
 Importing the package selects Keras 2 semantics (tf-keras) for TensorFlow:
 tf-models-official's BERT encoder and TF Hub layers do not run inside Keras 3
 models, and `TF_USE_LEGACY_KERAS` must be set before TensorFlow is first
@@ -19,3 +23,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+  """Lazy attributes: `Predictor` (loads TensorFlow on first use)."""
+  if name == "Predictor":
+    from bluebert_mtl.serve.predictor import Predictor  # pylint: disable=g-import-not-at-top
+    return Predictor
+  raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,8 +1,8 @@
 """Progress of long work on stderr: training's one-line step display (step,
 task, loss, speed, ETA), and a progress bar (tqdm) for everything else that
-takes a while: featurization, dev and test prediction, export, feature
-extraction. The bar stays quiet when stderr is not a terminal (a log file,
-a pipe, a test).
+takes a while: featurization, dev and test prediction, predict.py, export,
+feature extraction. The bar stays quiet when stderr is not a terminal (a
+log file, a pipe, a test).
 """
 
 import sys
@@ -11,17 +11,20 @@ import time
 import tqdm
 
 
-def bar(total: int, what: str, unit: str = "it") -> tqdm.tqdm:
+def bar(total: int, what: str, unit: str = "it",
+        shown: bool = True) -> tqdm.tqdm:
   """A progress bar of `total` units of work on stderr, drawn only when
   stderr is a terminal and cleared when done; `update(n)` it as work ends.
 
   Args:
     total: the units of work.
     what: the words before the bar ("chemprot train.tsv features").
-    unit: the unit's name ("ex" examples, "batch", "model").
+    unit: the unit's name ("ex" examples, "batch", "line").
+    shown: False: never drawn (work that is part of a larger bar's).
   """
   return tqdm.tqdm(total=total, desc=what, unit=unit, file=sys.stderr,
-                   disable=None, leave=False, dynamic_ncols=True)
+                   disable=None if shown else True, leave=False,
+                   dynamic_ncols=True)
 
 
 def _clock(seconds: float) -> str:
@@ -55,15 +58,24 @@ class Progress:
              force: bool = False):
     """Records `examples` more trained rows; prints if it is time to."""
     self.examples += examples
+    if self._due(force):
+      self._print(f"step {step}/{self.total} [{task}] loss {loss:.4f} | "
+                  f"{self.examples_per_second():.1f} ex/s | "
+                  f"ETA {self._eta(step)}", step)
+
+  def _due(self, force: bool) -> bool:
+    """Whether to print now (every `interval` seconds, or when forced)."""
     now = time.monotonic()
     if not force and now - self.last_print < self.interval:
-      return
+      return False
     self.last_print = now
-    elapsed = max(now - self.began, 1e-9)
-    done = step - self.start
-    eta = (self.total - step) * elapsed / max(done, 1)
-    line = (f"step {step}/{self.total} [{task}] loss {loss:.4f} | "
-            f"{self.examples / elapsed:.1f} ex/s | ETA {_clock(eta)}")
+    return True
+
+  def _eta(self, step: int) -> str:
+    elapsed = max(time.monotonic() - self.began, 1e-9)
+    return _clock((self.total - step) * elapsed / max(step - self.start, 1))
+
+  def _print(self, line: str, step: int):
     end = "\r" if self.tty and step < self.total else "\n"
     self.stream.write(line.ljust(78) + end)
     self.stream.flush()

@@ -27,6 +27,7 @@ from bluebert_mtl.data import features as features_lib
 from bluebert_mtl.model import heads
 from bluebert_mtl.model import losses
 from bluebert_mtl.serve import decoding
+from bluebert_mtl.serve import task_io
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +59,10 @@ class TaskKind:
       the raw-text serving signature.
     preprocess_rows: (task, preprocessor, texts) -> the encoder rows of the
       preprocess model's signature.
+    prediction_item: (task, input record, position, do_lower_case) -> the
+      record as the task's example (`serve/task_io.py`).
+    prediction_result: (task, decoded label, output row, item) -> the JSON
+      result of prediction on new text (docs/prediction.md).
   """
   name: str
   has_labels: bool
@@ -74,6 +79,8 @@ class TaskKind:
   ids_outputs: Callable
   text_outputs: Callable
   preprocess_rows: Callable
+  prediction_item: Callable
+  prediction_result: Callable
 
 
 # ------------------------------------------------------------ sentence kinds
@@ -130,7 +137,7 @@ def _labels_over_threshold(task, logits, word_positions=None):
 def _sentence_kind(name: str, has_labels: bool, hf_problem_type: str,
                    build_head: Callable, loss: Callable,
                    encode_label: Callable, decode: Callable, serve: Callable,
-                   ids_outputs: Callable) -> TaskKind:
+                   ids_outputs: Callable, result: Callable) -> TaskKind:
   """A kind whose rows are whole examples read at [CLS]; `serve` decodes a
   head output for the raw-text signature, `ids_outputs` for the ids one."""
   return TaskKind(
@@ -141,7 +148,8 @@ def _sentence_kind(name: str, has_labels: bool, hf_problem_type: str,
       featurize=_featurize_sentences(encode_label), gold=_label_of,
       decode=decode, join_pieces=_by_example, ids_outputs=ids_outputs,
       text_outputs=decoding.sentence_text_outputs(serve),
-      preprocess_rows=decoding.sentence_rows)
+      preprocess_rows=decoding.sentence_rows,
+      prediction_item=task_io.sentence_item, prediction_result=result)
 
 
 def _pooled_head(num_outputs: Callable, squeeze: bool = False) -> Callable:
@@ -186,21 +194,24 @@ KINDS = {
         build_head=_pooled_head(lambda task: 1, squeeze=True),
         loss=losses.mean_squared_error,
         encode_label=lambda task, label: float(label), decode=_score,
-        serve=decoding.regression, ids_outputs=decoding.regression),
+        serve=decoding.regression, ids_outputs=decoding.regression,
+        result=task_io.regression_result),
     "classification": _sentence_kind(
         "classification", has_labels=True,
         hf_problem_type="single_label_classification",
         build_head=_pooled_head(lambda task: len(task.labels)),
         loss=losses.softmax_cross_entropy, encode_label=_label_id,
         decode=_argmax_label, serve=decoding.classification,
-        ids_outputs=decoding.with_logits(decoding.classification)),
+        ids_outputs=decoding.with_logits(decoding.classification),
+        result=task_io.classification_result),
     "multilabel": _sentence_kind(
         "multilabel", has_labels=True,
         hf_problem_type="multi_label_classification",
         build_head=_pooled_head(lambda task: len(task.labels)),
         loss=losses.sigmoid_cross_entropy, encode_label=_multi_hot,
         decode=_labels_over_threshold, serve=decoding.multilabel,
-        ids_outputs=decoding.with_logits(decoding.multilabel)),
+        ids_outputs=decoding.with_logits(decoding.multilabel),
+        result=task_io.multilabel_result),
     "tagging": TaskKind(
         "tagging", has_labels=True, token_level=True,
         hf_architecture="BertForTokenClassification", hf_problem_type=None,
@@ -213,5 +224,7 @@ KINDS = {
         join_pieces=features_lib.merge_piece_predictions,
         ids_outputs=decoding.token_tags,
         text_outputs=decoding.word_text_outputs,
-        preprocess_rows=decoding.word_rows),
+        preprocess_rows=decoding.word_rows,
+        prediction_item=task_io.tagged_item,
+        prediction_result=task_io.tagging_result),
 }

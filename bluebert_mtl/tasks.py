@@ -158,6 +158,11 @@ class TaskSpec:
     return readers.FORMATS[self.file_format].pair
 
   @property
+  def entities_masked(self) -> bool:
+    """Whether the task's texts have their two entities masked (relations)."""
+    return readers.FORMATS[self.file_format].entities_masked
+
+  @property
   def num_outputs(self) -> int:
     """C, the width of the task's head (1 for regression)."""
     return len(self.labels) if self.task_kind.has_labels else 1

@@ -191,29 +191,44 @@ def _ranges_where(predicate) -> List[Tuple[int, int]]:
   return ranges
 
 
+def is_dropped(char: str) -> bool:
+  """Step 2: cleaning removes the character (U+FFFD, C* but tab, LF, CR)."""
+  return (char == "\ufffd" or (unicodedata.category(char).startswith("C")
+                               and char not in "\t\n\r"))
+
+
+def is_space(char: str) -> bool:
+  """Step 2: cleaning maps the character to a space."""
+  return (char in "\t\n\r\u2028\u2029" or
+          unicodedata.category(char) == "Zs")
+
+
+def is_cjk(char: str) -> bool:
+  """Step 3: a CJK ideograph, a word of its own."""
+  return any(a <= ord(char) <= b for a, b in CJK_RANGES)
+
+
+def is_nonspacing(char: str) -> bool:
+  """Step 4: a mark (category Mn) removed after NFD when lower-casing."""
+  return unicodedata.category(char) == "Mn"
+
+
+def is_punctuation(char: str) -> bool:
+  """Step 5: split off as a word of its own."""
+  cp = ord(char)
+  return (any(a <= cp <= b for a, b in _ASCII_PUNCTUATION_RANGES) or
+          unicodedata.category(char).startswith("P"))
+
+
 @functools.lru_cache(maxsize=None)
 def character_classes() -> _CharacterClasses:
   """The classes of every step, from this Python's `unicodedata` (cached)."""
-  category = unicodedata.category
-
-  def dropped(char):
-    return (char == "\ufffd" or
-            (category(char).startswith("C") and char not in "\t\n\r"))
-
-  def space(char):
-    return char in "\t\n\r\u2028\u2029" or category(char) == "Zs"
-
-  def punctuation(char):
-    cp = ord(char)
-    return (any(a <= cp <= b for a, b in _ASCII_PUNCTUATION_RANGES) or
-            category(char).startswith("P"))
-
   return _CharacterClasses(
-      dropped=_re2_class(_ranges_where(dropped)),
-      space=_re2_class(_ranges_where(space)),
+      dropped=_re2_class(_ranges_where(is_dropped)),
+      space=_re2_class(_ranges_where(is_space)),
       cjk=_re2_class(sorted(CJK_RANGES)),
-      nonspacing=_re2_class(_ranges_where(lambda c: category(c) == "Mn")),
-      punctuation=_re2_class(_ranges_where(punctuation)))
+      nonspacing=_re2_class(_ranges_where(is_nonspacing)),
+      punctuation=_re2_class(_ranges_where(is_punctuation)))
 
 
 class FullTokenizer(tf.Module):

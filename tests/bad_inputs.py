@@ -83,6 +83,11 @@ class Inputs:
                     gold: str = os.path.join(CHEMPROT, "dev.tsv")):
     return ["--task=chemprot", f"--gold_file={gold}", f"--pred_file={pred}"]
 
+  def predict_args(self, *extra: str, model_dir: str = "") -> List[str]:
+    return [f"--model_dir={model_dir or self.finished_run()}",
+            f"--input_file={self.file('in.txt', 'a')}",
+            f"--output_file={self.tmp / 'out.jsonl'}", *extra]
+
   def features_args(self, *extra: str, bert: str = "") -> List[str]:
     return [f"--bert_dir={bert or self.bert}",
             f"--input_file={self.file('in.txt', 'a')}",

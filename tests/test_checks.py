@@ -78,6 +78,14 @@ CASES = [
     Case("output_file_is_a_folder", "extract_features",
          lambda i: i.features_args(f"--output_file={i.tmp}"), "flag",
          lambda i, args: f"--output_file={i.tmp} is a folder"),
+    Case("predict_output_file_is_a_folder", "predict",
+         lambda i: i.predict_args(f"--output_file={i.tmp}"), "flag",
+         lambda i, args: f"--output_file={i.tmp} is a folder"),
+    Case("predict_max_seq_length_above_positions", "predict",
+         lambda i: i.predict_args("--max_seq_length=600"), "flag",
+         lambda i, args: f"--max_seq_length=600 must be in [3, 512] "
+                         f"(max_position_embeddings of {i.run}/"
+                         "bert_config.json)"),
     Case("input_dir_not_a_folder", "convert_checkpoint",
          lambda i: [f"--input_dir={i.tmp / 'hf'}",
                     f"--output_dir={i.tmp / 'tf1'}"], "flag",

@@ -124,6 +124,11 @@ CASES = [
          lambda i: [f"--model_dir={i.tmp}", f"--export_dir={i.tmp / 'out'}"],
          "run folder",
          lambda i, args: f"--model_dir {i.tmp} is neither a run folder"),
+    Case("predict_model_dir_not_a_run", "predict",
+         lambda i: i.predict_args(model_dir=str(i.tmp / "in.txt")),
+         "run folder",
+         lambda i, args: f"--model_dir {i.tmp / 'in.txt'} is neither a run "
+                         "folder nor a checkpoint prefix"),
     Case("checkpoint_outside_a_run", "export_hf",
          lambda i: [f"--model_dir={i.bert}/bert_model.ckpt",
                     f"--export_dir={i.tmp / 'hf'}"], "run folder",

@@ -6,7 +6,7 @@ truncation happens) on the sample data of one task of each kind, whose best
 weights are then made to differ from its final ones. Every export is loaded
 in a fresh process importing only TensorFlow (and TF Text for the raw-text
 models); its outputs are compared with the package's own featurization,
-model and decoding (`task_data`, `evaluation.predict`) on the same texts.
+model and decoding (`task_data`, `inference.predict`) on the same texts.
 """
 
 import csv
@@ -27,14 +27,13 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 from bluebert_mtl.model import checkpoints
+from bluebert_mtl.model import inference
 from bluebert_mtl.serve import export
 from bluebert_mtl.model import multitask_model
 from bluebert_mtl.runs import run_dir
 from bluebert_mtl.data import task_data
 from bluebert_mtl import tasks as tasks_lib
 from bluebert_mtl import tokenization
-from bluebert_mtl.train import evaluation
-from bluebert_mtl.train import step as step_lib
 from bluebert_mtl.train import trainer as trainer_lib
 from bluebert_mtl.train.start import Start
 from bluebert_mtl.config import BertFiles, TrainConfig
@@ -315,7 +314,8 @@ def _training_time(output, name, rows, checkpoint, folder):
           os.path.join(output, run_dir.VOCAB), config.do_lower_case),
       config.max_seq_length, second_text_first=config.second_text_first)
   model = _run_model(output, [name], checkpoint)
-  outputs = evaluation.predict(step_lib.make_predict_step(model, task), split,
+  outputs = inference.predict(inference.make_predict_step(
+      multitask_model.task_model(model, task.name)), split,
                              batch_size=8)
   return split, outputs, task_data.decode_predictions(task, split, outputs)
 

@@ -1,4 +1,5 @@
-"""extract_features end to end on a random tiny TF1 checkpoint."""
+"""extract_features end to end on a random tiny TF1 checkpoint, and on the
+encoder of a run folder."""
 
 import json
 import os
@@ -109,3 +110,74 @@ def test_command_line_with_the_original_flag_names(tmp_path, bert_dir):
   assert done.returncode == 0, done.stderr
   assert [r["tokens"] for r in _read_records(output_file)] == [
       "[CLS] the cat [SEP] sat [SEP]".split(), "[CLS] the dog [SEP]".split()]
+
+
+def _numpy_layers(weights, config, tokens, segment_a):
+  """{-1: last block, -2: the one before} of one unpadded row, float64."""
+  word_ids = np.array([[numpy_bert.TINY_VOCAB.index(t) for t in tokens]])
+  type_ids = (np.arange(word_ids.shape[1]) >= segment_a)[None].astype(int)
+  layers = {}
+  for index in (-1, -2):
+    depth = dict(config, num_hidden_layers=config["num_hidden_layers"] + 1
+                 + index)
+    layers[index] = numpy_bert.bert_forward(
+        weights, depth, word_ids, np.ones_like(word_ids), type_ids)[0][0]
+  return layers
+
+
+def test_layers_match_numpy_bert(tmp_path, bert_dir):
+  folder, weights = bert_dir
+  input_file = _write_lines(tmp_path / "in.txt", [c[0] for c in CASES[:2]])
+  output_file = str(tmp_path / "out.jsonl")
+  extract_features(BertFiles.resolve(bert_dir=str(folder)), input_file,
+                   output_file, max_seq_length=MAX_SEQ_LENGTH,
+                   layers=[-2, -1])
+  for record, (_, tokens, segment_a) in zip(_read_records(output_file),
+                                            CASES):
+    want = _numpy_layers(weights, numpy_bert.TINY_CONFIG, tokens.split(),
+                         segment_a)
+    assert [layer["index"] for layer in record["layers"]] == [-2, -1]
+    for layer in record["layers"]:
+      assert np.abs(np.array(layer["values"]) -
+                    want[layer["index"]]).max() <= 1e-5
+    assert record["layers"][1]["values"] == record["sequence_output"]
+  with pytest.raises(ConfigError, match="--layers -3: the encoder has 2 "
+                     "layers, indices -2..1"):
+    extract_features(BertFiles.resolve(bert_dir=str(folder)), input_file,
+                     output_file, max_seq_length=MAX_SEQ_LENGTH,
+                     layers=[-1, -3])
+
+
+def test_a_run_folder_gives_the_runs_encoder(tmp_path, bert_dir):
+  """The encoder of a run's latest checkpoint, not the download's."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from bluebert_mtl.config import TrainConfig  # pylint: disable=g-import-not-at-top
+  from bluebert_mtl.model import checkpoints  # pylint: disable=g-import-not-at-top
+  from bluebert_mtl.model import multitask_model  # pylint: disable=g-import-not-at-top
+  from bluebert_mtl.runs import run_dir  # pylint: disable=g-import-not-at-top
+  folder, _ = bert_dir
+  other = tmp_path / "other"
+  other.mkdir()
+  config, weights = numpy_bert.write_tiny_bert_dir(str(other), seed=1)
+  run = str(tmp_path / "run")
+  run_dir.write_run_files(
+      run, TrainConfig(tasks=(), data_dir="", output_dir=run),
+      str(folder / "bert_config.json"), str(folder / "vocab.txt"), [], None)
+  _, encoder = checkpoints.load_bert_encoder(
+      BertFiles.resolve(bert_dir=str(other)))
+  tf.train.CheckpointManager(multitask_model.encoder_checkpoint(encoder),
+                             os.path.join(run, run_dir.CHECKPOINTS),
+                             max_to_keep=1).save()
+  input_file = _write_lines(tmp_path / "in.txt", ["the cat sat"])
+  output_file = tmp_path / "out.jsonl"
+  done = subprocess.run(
+      [sys.executable, "-m", "bluebert_mtl.commands.extract_features",
+       f"--bert_dir={run}", "--layers=-1,-2", "--max_seq_length=8",
+       f"--input_file={input_file}", f"--output_file={output_file}"],
+      capture_output=True, text=True, check=False, cwd=REPO_ROOT)
+  assert done.returncode == 0, done.stderr
+  (record,) = _read_records(output_file)
+  want = _numpy_layers(weights, config, record["tokens"], 5)
+  for layer in record["layers"]:
+    assert np.abs(np.array(layer["values"]) -
+                  want[layer["index"]]).max() <= 1e-5

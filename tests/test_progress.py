@@ -1,5 +1,6 @@
-"""Long work draws a progress bar on stderr when stderr is a terminal, and
-nothing when it is not (a log file, a pipe)."""
+"""progress.py: training's one-line step display, and the bar long work
+draws on stderr when stderr is a terminal, nothing when it is not (a log
+file, a pipe)."""
 
 import io
 import os
@@ -9,10 +10,11 @@ import pytest
 import tensorflow as tf
 
 from bluebert_mtl import progress
+from bluebert_mtl.progress import Progress
 from bluebert_mtl import tasks as tasks_lib
 from bluebert_mtl import tokenization
 from bluebert_mtl.data import task_data
-from bluebert_mtl.train import evaluation
+from bluebert_mtl.model import inference
 from conftest import SAMPLE_DIR
 
 
@@ -61,8 +63,15 @@ def test_featurization_and_prediction_show_progress(stream, monkeypatch,
   split = task_data.load_split(
       task, os.path.join(SAMPLE_DIR, "chemprot", "dev.tsv"), tokenizer, 32)
   assert _shown(stderr, "chemprot dev.tsv features") == stderr.isatty()
-  outputs = evaluation.predict(
+  outputs = inference.predict(
       lambda inputs: tf.zeros([tf.shape(inputs["input_word_ids"])[0], 6]),
       split, 4, what="chemprot dev prediction")
   assert len(outputs) == len(split.features)
   assert _shown(stderr, "chemprot dev prediction") == stderr.isatty()
+
+
+def test_update_shows_step_task_and_loss():
+  stream = io.StringIO()
+  Progress(total=10, start=4, stream=stream, interval=0.0).update(
+      5, "chemprot", 0.25, examples=32)
+  assert stream.getvalue().startswith("step 5/10 [chemprot] loss 0.2500 | ")

@@ -25,6 +25,11 @@ from bluebert_mtl.model import modeling
 INPUT_NAMES = modeling.ENCODER_INPUT_NAMES
 
 
+def model_inputs(batch: dict) -> dict:
+  """The encoder's inputs of a batch dict (int32 [B, T] each)."""
+  return {name: batch[name] for name in INPUT_NAMES}
+
+
 def encoder_inputs() -> Dict[str, tf_keras.Input]:
   """Keras inputs of the encoder: int32 [B, T] each, T open."""
   return {name: tf_keras.Input(shape=(None,), dtype=tf.int32, name=name)
@@ -65,9 +70,9 @@ def encoder_of(model: tf_keras.Model) -> tf_keras.layers.Layer:
   return encoder
 
 
-def encoder_checkpoint(model: tf_keras.Model) -> tf.train.Checkpoint:
+def encoder_checkpoint(encoder: tf_keras.layers.Layer) -> tf.train.Checkpoint:
   """A checkpoint of the encoder alone (MT-DNN's "stripped" model)."""
-  return tf.train.Checkpoint(encoder=encoder_of(model))
+  return tf.train.Checkpoint(encoder=encoder)
 
 
 def restore_encoder(model: tf_keras.Model, checkpoint: str) -> None:
@@ -75,7 +80,14 @@ def restore_encoder(model: tf_keras.Model, checkpoint: str) -> None:
   leaving its heads fresh: the paper's "strip" followed by new task layers.
   Every encoder variable must be found in the checkpoint.
   """
-  status = encoder_checkpoint(model).read(checkpoint)
+  restore_encoder_layer(encoder_of(model), checkpoint)
+
+
+def restore_encoder_layer(encoder: tf_keras.layers.Layer,
+                          checkpoint: str) -> None:
+  """`restore_encoder` for an encoder layer outside a multi-task model (e.g.
+  feature extraction from a run)."""
+  status = encoder_checkpoint(encoder).read(checkpoint)
   status.expect_partial()
   try:
     status.assert_existing_objects_matched()

@@ -30,7 +30,7 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from absl import logging
 import tensorflow as tf
@@ -370,3 +370,21 @@ class RunSource:
   def weights(self, task_name: str) -> str:
     """The checkpoint prefix of a task's weights."""
     return self.checkpoint or task_weights(self.run_dir, task_name)
+
+
+def select_tasks(folder: str, task_names: Optional[Sequence[str]]
+                 ) -> Tuple[Dict[str, object], List[str]]:
+  """(every TaskSpec of the run folder by name, the names of `task_names`
+  each once, all of them if None).
+
+  Raises:
+    ConfigError: a name that is not a task of the run.
+  """
+  tasks = {t.name: t for t in read_tasks(folder)}
+  task_names = list(dict.fromkeys(task_names or tasks))
+  for name in task_names:
+    if name not in tasks:
+      raise ConfigError(
+          f"task {name!r} is not one of the run {folder} "
+          f"({os.path.join(folder, TASKS)}: {', '.join(tasks)})")
+  return tasks, task_names

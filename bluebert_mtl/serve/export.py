@@ -73,7 +73,7 @@ entries past num_words are -1 too).
 
 import os
 import shutil
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence
 
 from absl import logging
 import tensorflow as tf
@@ -144,24 +144,6 @@ def _save(root: tf.Module, signatures: dict, folder: str,
       recipe.write(path)
   run_dir.replace_folder(folder, write)
   logging.info("Wrote %s", folder)
-
-
-def select_tasks(folder: str, task_names: Optional[Sequence[str]]
-                 ) -> Tuple[Dict[str, object], List[str]]:
-  """(every TaskSpec of the run folder by name, the names of `task_names`
-  each once, all of them if None).
-
-  Raises:
-    ConfigError: a name that is not a task of the run.
-  """
-  tasks = {t.name: t for t in run_dir.read_tasks(folder)}
-  task_names = list(dict.fromkeys(task_names or tasks))
-  for name in task_names:
-    if name not in tasks:
-      raise ConfigError(
-          f"task {name!r} is not one of the run {folder} "
-          f"({os.path.join(folder, run_dir.TASKS)}: {', '.join(tasks)})")
-  return tasks, task_names
 
 
 def _recipes(runs: Sequence[run_dir.RunSource],

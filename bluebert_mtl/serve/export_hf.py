@@ -48,7 +48,7 @@ from bluebert_mtl.model import hf_source
 from bluebert_mtl.model import modeling
 from bluebert_mtl.model import multitask_model
 from bluebert_mtl.runs import run_dir
-from bluebert_mtl.serve import export
+
 
 ENCODER_FOLDER = "encoder"
 WEIGHTS_FILE = "model.safetensors"
@@ -242,7 +242,7 @@ def export_run_hf(model_dir: str, export_dir: str,
     CheckpointError: a checkpoint without the encoder or a task's head.
   """
   source = run_dir.RunSource.resolve(model_dir)
-  tasks, task_names = export.select_tasks(source.run_dir, task_names)
+  tasks, task_names = run_dir.select_tasks(source.run_dir, task_names)
   names = [ENCODER_FOLDER] if encoder_only else task_names
   folders = [os.path.join(export_dir, name) for name in names]
   existing = [folder for folder in folders if os.path.exists(folder)]

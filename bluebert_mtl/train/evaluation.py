@@ -10,69 +10,18 @@ Model selection is by dev score only, never by test.
 
 import math
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 from absl import logging
-import numpy as np
 import tensorflow as tf
 
 from bluebert_mtl import files
-from bluebert_mtl import progress
 from bluebert_mtl import tasks as tasks_lib
-from bluebert_mtl.data import datasets
 from bluebert_mtl.data import task_data
+from bluebert_mtl.model import inference
 from bluebert_mtl.model import multitask_model
 from bluebert_mtl.runs import run_dir
-from bluebert_mtl.train import step as step_lib
 from bluebert_mtl.train.state import TrainingState
-
-
-class LossSum:
-  """The loss of a labelled split over the outputs a prediction made of it:
-  the task's `losses.Loss` summed batch by batch, so that the dev loss
-  costs no second forward pass.
-
-  Args:
-    loss: the task kind's `losses.Loss`.
-  """
-
-  def __init__(self, loss):
-    self.loss = loss
-    self.total = 0.0  # summed item losses
-    self.count = 0.0  # items summed
-
-  def add(self, batch: dict, outputs: tf.Tensor):
-    """Adds a padded batch (with `label`) and the model's outputs of it."""
-    total, count = self.loss(batch["label"], outputs, batch["example_weight"])
-    self.total += float(total)
-    self.count += float(count)
-
-  def mean(self) -> float:
-    """The mean item loss (NaN before any item)."""
-    return self.total / self.count if self.count else math.nan
-
-
-def predict(predict_step, split: task_data.SplitData, batch_size: int,
-            loss_sum: Optional[LossSum] = None,
-            what: str = "prediction") -> List[np.ndarray]:
-  """Model outputs of every feature of a split, in feature order, under a
-  progress bar named `what`; `loss_sum`, if given, also sums the loss of
-  the (labelled) split's rows."""
-  plan = datasets.evaluation_batches(split.lengths, batch_size)
-  dataset = datasets.batch_dataset(split.features, plan, batch_size,
-                                   with_labels=loss_sum is not None)
-  outputs = [None] * len(split.features)
-  with progress.bar(len(plan), what, unit="batch") as bar:
-    for batch in dataset:
-      result = predict_step(step_lib.model_inputs(batch))
-      if loss_sum is not None:
-        loss_sum.add(batch, result)
-      result = result.numpy()
-      for row, index in enumerate(batch["example_index"].numpy()):
-        if index >= 0:
-          outputs[index] = result[row]
-      bar.update(1)
-  return outputs
 
 
 def score_split(task, split: task_data.SplitData, predictions: dict):
@@ -109,16 +58,18 @@ class Evaluator:
     self.weights_dir = weights_dir
     self.output_dir = output_dir
     self.is_chief = is_chief
-    self._predict_steps = {t.name: step_lib.make_predict_step(model, t)
-                           for t in self.tasks}
+    self._predict_steps = {
+        t.name: inference.make_predict_step(
+            multitask_model.task_model(model, t.name)) for t in self.tasks}
     # task -> decoded dev predictions of its best weights, kept from the
     # evaluation that found them so the results need not predict dev again.
     self._best_dev_predictions = {}
 
   def _predictions(self, task, split: task_data.SplitData, what: str,
-                   loss_sum: Optional[LossSum] = None) -> dict:
-    outputs = predict(self._predict_steps[task.name], split, self.batch_size,
-                      loss_sum, f"{task.name} {what} prediction")
+                   loss_sum: Optional[inference.LossSum] = None) -> dict:
+    outputs = inference.predict(self._predict_steps[task.name], split,
+                                self.batch_size, loss_sum,
+                                f"{task.name} {what} prediction")
     return task_data.decode_predictions(task, split, outputs)
 
   def _write_weights(self, prefix: str, what: str) -> str:
@@ -140,7 +91,8 @@ class Evaluator:
     improved = False
     for i, task in enumerate(self.tasks):
       split = self.data[task.name]["dev"]
-      loss_sum = LossSum(task.task_kind.loss) if split.labelled else None
+      loss_sum = (inference.LossSum(task.task_kind.loss) if split.labelled
+                  else None)
       predictions = self._predictions(task, split, "dev", loss_sum)
       scores = score_split(task, split, predictions)
       if scores is None:

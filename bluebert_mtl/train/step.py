@@ -97,11 +97,6 @@ def _share(batch: dict, ctx: tf.distribute.ReplicaContext,
   return {name: value[start:start + rows] for name, value in batch.items()}
 
 
-def model_inputs(batch: dict) -> dict:
-  """The encoder's inputs of a batch dict (int32 [B, T] each)."""
-  return {name: batch[name] for name in multitask_model.INPUT_NAMES}
-
-
 def _dense(gradient):
   """A gradient as a dense tensor (IndexedSlices summed into rows)."""
   return tf.convert_to_tensor(gradient)
@@ -136,7 +131,7 @@ def make_train_step(strategy, model, task, optimizer, config: TrainConfig,
   def gradients(rows, scale):
     """(loss sum of the rows, gradients of loss sum x scale)."""
     with tf.GradientTape() as tape:
-      outputs = view(model_inputs(rows), training=True)
+      outputs = view(multitask_model.model_inputs(rows), training=True)
       loss_sum = loss.total(rows["label"], outputs, rows["example_weight"])
       objective = loss_sum * scale
       if loss_scaling:
@@ -205,16 +200,3 @@ def make_train_step(strategy, model, task, optimizer, config: TrainConfig,
     return loss_value, norm, finite
 
   return train_step
-
-
-def make_predict_step(model, task):
-  """A compiled forward pass of one task: batch dict -> its output."""
-  view = multitask_model.task_model(model, task.name)
-  spec = {name: tf.TensorSpec([None, None], tf.int32)
-          for name in multitask_model.INPUT_NAMES}
-
-  @tf.function(input_signature=[spec])
-  def predict_step(inputs):
-    return view(inputs, training=False)
-
-  return predict_step

@@ -53,7 +53,8 @@ import functools
 from typing import Callable, Dict, Mapping, Optional, Sequence
 
 from bluebert_mtl.data.examples import Label
-from bluebert_mtl.data.readers.lines import find_split_file, split_of
+from bluebert_mtl.data.readers.lines import (UNLABELLED_SPLIT, find_split_file,
+                                             split_of)
 from bluebert_mtl.data.readers.ner import (
     match_by_position, read_ner, write_ner_predictions)
 from bluebert_mtl.data.readers.tables import (
@@ -76,11 +77,14 @@ class FileFormat:
     write: (gold_path, predictions, out_path, labels, split) -> None; see
       `write_predictions`.
     pair: whether a row holds two texts (`text_a`, `text_b`).
+    entities_masked: whether a row's two entities are masked in its text
+      (`@CHEMICAL$`..., docs/original_system.md §1).
   """
   name: str
   read: Callable
   write: Callable
   pair: bool
+  entities_masked: bool = False
 
 
 def _table(name: str, read: Callable, pair: bool) -> FileFormat:
@@ -91,7 +95,8 @@ def _table(name: str, read: Callable, pair: bool) -> FileFormat:
 FORMATS: Dict[str, FileFormat] = {f.name: f for f in (
     _table("sts", read_sts, pair=True),
     _table("mednli", read_mednli, pair=True),
-    _table("relation", read_relation, pair=False),
+    dataclasses.replace(_table("relation", read_relation, pair=False),
+                        entities_masked=True),
     _table("hoc", read_hoc, pair=False),
     FileFormat("ner", read_ner, write_ner_predictions, pair=False),
 )}
