@@ -12,11 +12,10 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 
 from bluebert_mtl.config import BertFiles, TrainConfig
 from bluebert_mtl.data import features as features_lib
+from bluebert_mtl.model import inference
 from bluebert_mtl.model import multitask_model
 from bluebert_mtl.runs import run_dir
 from bluebert_mtl import tasks as tasks_lib
-from bluebert_mtl.train import evaluation
-from bluebert_mtl.train import step as step_lib
 from bluebert_mtl.train import summaries
 from bluebert_mtl.train import trainer as trainer_lib
 from bluebert_mtl.train.start import Start
@@ -109,8 +108,8 @@ def test_dev_loss_beside_dev_score_is_the_loss_of_the_dev_outputs(
       run_dir.final_weights(config.output_dir)).expect_partial()
   for task in trainer.tasks:
     split = trainer.data[task.name]["dev"]
-    outputs = evaluation.predict(
-        step_lib.make_predict_step(trainer.model, task), split, 8)
+    outputs = inference.predict(inference.make_predict_step(
+        multitask_model.task_model(trainer.model, task.name)), split, 8)
     assert (end, f"dev/{task.name}/{task.metric}") in scalars
     assert scalars[end, f"dev_loss/{task.name}"] == pytest.approx(
         _numpy_loss(task, split, outputs), rel=1e-5)
