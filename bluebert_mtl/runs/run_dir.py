@@ -37,7 +37,7 @@ import tensorflow as tf
 
 from bluebert_mtl import files
 from bluebert_mtl.config import BOOKKEEPING_FIELDS, BertConfig, TrainConfig
-from bluebert_mtl.errors import CheckpointError, RunFolderError
+from bluebert_mtl.errors import CheckpointError, ConfigError, RunFolderError
 from bluebert_mtl.model import hf_weights
 from bluebert_mtl.tasks import TaskSpec
 
