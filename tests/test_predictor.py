@@ -273,7 +273,7 @@ def test_what_is_no_run_or_no_task(run, tmp_path):
     Predictor.from_run(str(tmp_path))
   with pytest.raises(ConfigError, match="neither a run folder nor"):
     Predictor.from_run(str(tmp_path / "nothing"))
-  with pytest.raises(ConfigError, match=r"--max_seq_length 513 must be in "
+  with pytest.raises(ConfigError, match=r"--max_seq_length=513 must be in "
                      r"\[3, 512\]"):
     Predictor.from_run(run, ["chemprot"], max_seq_length=513)
 
