@@ -17,7 +17,7 @@ import re
 import subprocess
 import sys
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence
 
 from absl import flags
 from absl import logging

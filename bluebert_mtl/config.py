@@ -12,7 +12,7 @@ import json
 import os
 from typing import Optional, Tuple
 
-from bluebert_mtl.errors import ConfigError
+from bluebert_mtl.errors import ConfigError, FlagError
 
 # The weights of a Hugging Face model folder, in the order they are looked
 # for (`model.hf_weights` reads them).
@@ -60,10 +60,10 @@ class BertConfig:
     position past it would read no embedding on a GPU, silently).
 
     Raises:
-      ConfigError: naming the flag and `source`, the config file.
+      FlagError: naming the flag and `source`, the config file.
     """
     if not 3 <= max_seq_length <= self.max_position_embeddings:
-      raise ConfigError(
+      raise FlagError(
           f"--max_seq_length={max_seq_length} must be in [3, "
           f"{self.max_position_embeddings}] (max_position_embeddings of "
           f"{source})")

@@ -1,8 +1,30 @@
-"""A one-line progress display for long loops: step, task, loss, speed, ETA
-(training), or items done, items/s, ETA (prediction)."""
+"""Progress of long work on stderr: training's one-line step display (step,
+task, loss, speed, ETA), and a progress bar (tqdm) for everything else that
+takes a while: featurization, dev and test prediction, predict.py, export,
+feature extraction. The bar stays quiet when stderr is not a terminal (a
+log file, a pipe, a test).
+"""
 
 import sys
 import time
+
+import tqdm
+
+
+def bar(total: int, what: str, unit: str = "it",
+        shown: bool = True) -> tqdm.tqdm:
+  """A progress bar of `total` units of work on stderr, drawn only when
+  stderr is a terminal and cleared when done; `update(n)` it as work ends.
+
+  Args:
+    total: the units of work.
+    what: the words before the bar ("chemprot train.tsv features").
+    unit: the unit's name ("ex" examples, "batch", "line").
+    shown: False: never drawn (work that is part of a larger bar's).
+  """
+  return tqdm.tqdm(total=total, desc=what, unit=unit, file=sys.stderr,
+                   disable=None if shown else True, leave=False,
+                   dynamic_ncols=True)
 
 
 def _clock(seconds: float) -> str:
@@ -40,16 +62,6 @@ class Progress:
       self._print(f"step {step}/{self.total} [{task}] loss {loss:.4f} | "
                   f"{self.examples_per_second():.1f} ex/s | "
                   f"ETA {self._eta(step)}", step)
-
-  def advance(self, items: int, unit: str):
-    """Records `items` more items done, for a loop whose steps are the items
-    themselves (`total` of them); prints `N/M unit | x unit/s | ETA`."""
-    self.examples += items
-    done = self.start + self.examples
-    if self._due(done >= self.total):
-      self._print(f"{done}/{self.total} {unit} | "
-                  f"{self.examples_per_second():.1f} {unit}/s | "
-                  f"ETA {self._eta(done)}", done)
 
   def _due(self, force: bool) -> bool:
     """Whether to print now (every `interval` seconds, or when forced)."""

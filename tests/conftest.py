@@ -1,4 +1,5 @@
-"""Shared fixtures: where the real public BLUE data and the MiniLM stand-in live.
+"""Shared fixtures: where the real public BLUE data and the MiniLM stand-in live,
+and a command run in this process (`run_command`).
 
 The public BLUE files are not in the repository. Tests that read them take the
 `blue_public_dir` fixture, which skips them when the folder is absent (a fresh
@@ -8,10 +9,14 @@ clone) and fails them instead when BLUE_REQUIRE_DATA=1 (CI, `.ci/run`).
 import json
 import os
 import shutil
+import sys
 
+from absl import app
+from absl import flags
 import pytest
 
 import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
+from bluebert_mtl.commands import program
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BLUE_PUBLIC_DIR = os.environ.get(
@@ -48,6 +53,29 @@ def blue_public_dir():
       pytest.fail(f"{message} (BLUE_REQUIRE_DATA=1 requires it)")
     pytest.skip(message)
   return BLUE_PUBLIC_DIR
+
+
+@pytest.fixture
+def run_command(monkeypatch, capsys):
+  """Runs a command (`program.run_command` of its define_flags and main) in
+  this process as its program would run: returns (exit status, stdout,
+  stderr). The flags it defines are removed after (absl's --help flags
+  stay: absl defines them once a process)."""
+  app.define_help_flags()
+  before = set(flags.FLAGS)
+  main_module = sys.modules["__main__"]
+  monkeypatch.setattr(main_module, "__doc__", main_module.__doc__)
+
+  def run(define_flags, main, *args, doc="A test command."):
+    monkeypatch.setattr(sys, "argv", ["test_command.py", *args])
+    with pytest.raises(SystemExit) as stop:
+      program.run_command(define_flags, main, doc)
+    out, err = capsys.readouterr()
+    return stop.value.code, out, err
+
+  yield run
+  for name in set(flags.FLAGS) - before:
+    delattr(flags.FLAGS, name)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,8 @@ import os
 from conftest import REPO_ROOT
 
 PACKAGE = os.path.join(REPO_ROOT, "bluebert_mtl")
-LEAVES = {"config", "errors", "tokenization", "progress", "metrics"}
+LEAVES = {"config", "errors", "files", "tokenization", "progress",
+          "metrics"}
 # The registry and the per-kind building blocks it composes from serve/.
 REGISTRY = {"tasks", "task_kinds", "serve.decoding", "serve.preprocess",
             "serve.task_io", "serve.spans"}

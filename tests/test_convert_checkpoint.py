@@ -180,9 +180,9 @@ def test_command_line(tmp_path):
   assert "ouput" in done.stderr
   os.remove(os.path.join(input_dir, "model.safetensors"))
   done = _run_cli(f"--input_dir={input_dir}", f"--output_dir={tmp_path}")
-  assert done.returncode == 1
+  assert done.returncode == 2 and "Traceback" not in done.stderr
   assert done.stderr.splitlines()[-1:] == [
-      f"convert_checkpoint: {input_dir}: no weights found: neither a TF1 "
+      f"error: config: {input_dir}: no weights found: neither a TF1 "
       "checkpoint (bert_model.ckpt.index) nor model.safetensors, "
       "model.safetensors.index.json, pytorch_model.bin, "
       "pytorch_model.bin.index.json"]

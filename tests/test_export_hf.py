@@ -193,6 +193,7 @@ def test_command_line_stops_with_one_line(tmp_path):
       [sys.executable, "-m", "bluebert_mtl.commands.export_hf",
        f"--model_dir={tmp_path}", f"--export_dir={tmp_path / 'hf'}"],
       capture_output=True, text=True, check=False, cwd=REPO_ROOT)
-  assert done.returncode == 1
+  assert done.returncode == 2 and "Traceback" not in done.stderr
   assert done.stderr.splitlines()[-1] == (
-      f"export_hf: {tmp_path} is not a training run folder: no tasks.json")
+      f"error: run folder: {tmp_path} is not a training run folder: no "
+      "tasks.json")

@@ -82,7 +82,8 @@ def test_non_utf8_line_is_named(tmp_path, bert_dir):
   input_file.write_bytes(b"the cat\nthe \xff dog\n")
   with pytest.raises(DataError, match=f"{input_file}:2: not UTF-8"):
     extract_features(BertFiles.resolve(bert_dir=str(folder)), str(input_file),
-                     str(tmp_path / "out.jsonl"))
+                     str(tmp_path / "out.jsonl"), max_seq_length=16)
+  assert not (tmp_path / "out.jsonl").exists()
 
 
 def test_max_seq_length_beyond_the_position_table(tmp_path, bert_dir):

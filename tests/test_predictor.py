@@ -28,6 +28,7 @@ from bluebert_mtl.model import checkpoints
 from bluebert_mtl.model import multitask_model
 from bluebert_mtl.runs import run_dir
 from bluebert_mtl.train import trainer as trainer_lib
+from bluebert_mtl.train.start import Start
 from conftest import REPO_ROOT, SAMPLE_DIR
 import reference_tokenizer
 
@@ -47,7 +48,7 @@ def run(tmp_path_factory, tiny_bert_dir):
                   max_seq_length=MAX_SEQ_LENGTH, train_batch_size=8,
                   learning_rate=1e-3, max_steps=10, eval_every_epochs=0,
                   distribution_strategy="one_device"),
-      BertFiles.resolve(bert_dir=tiny_bert_dir),
+      Start(BertFiles.resolve(bert_dir=tiny_bert_dir)),
       [tasks_lib.TASKS[name] for name in TASKS])
   return output
 
@@ -272,7 +273,7 @@ def test_what_is_no_run_or_no_task(run, tmp_path):
     Predictor.from_run(str(tmp_path))
   with pytest.raises(ConfigError, match="neither a run folder nor"):
     Predictor.from_run(str(tmp_path / "nothing"))
-  with pytest.raises(ConfigError, match=r"--max_seq_length 513 must be in "
+  with pytest.raises(ConfigError, match=r"--max_seq_length=513 must be in "
                      r"\[3, 512\]"):
     Predictor.from_run(run, ["chemprot"], max_seq_length=513)
 
@@ -292,16 +293,16 @@ def test_command_line(run, tmp_path):
   lines = [json.loads(line) for line in done.stdout.splitlines()]
   assert [line["id"] for line in lines] == [1, 2, 3]
   assert list(lines[0]) == ["id", "bc5cdr-chemical", "chemprot"]
-  assert "3/3 sentences" in done.stderr
+  assert "prediction: " not in done.stderr  # no bar: stderr is a pipe
   bad = tmp_path / "bad.txt"
   bad.write_bytes(b"fine\nnot \xe9 utf-8\n")
   out = tmp_path / "out.jsonl"
   done = _command(["-m", "bluebert_mtl.commands.predict",
                    f"--model_dir={run}", "--tasks=chemprot",
                    f"--input_file={bad}", f"--output_file={out}"])
-  assert done.returncode == 1
+  assert done.returncode == 2 and "Traceback" not in done.stderr
   assert done.stderr.strip().splitlines()[-1] == (
-      f"predict.py: {bad}:2: not UTF-8: byte 0xe9 at byte 5 of the line")
+      f"error: data: {bad}:2: not UTF-8: byte 0xe9 at byte 5 of the line")
   assert sorted(os.listdir(tmp_path)) == ["bad.txt", "in.txt"]
 
 

@@ -1,8 +1,8 @@
 """A run folder is resumed or read back (by run_finetune.py and run_mtl.py
-alike) only under its own recipe and start:
-other training flags or other starting weights are refused with what
-differs, while paths, cadence and logging may change, and the same weights
-copied elsewhere count as the same start."""
+alike) only under its own recipe, start and data:
+other training flags, other starting weights or changed data files are
+refused with what differs, while paths, cadence and logging may change, and
+the same weights or data copied elsewhere count as the same."""
 
 import hashlib
 import json
@@ -17,7 +17,7 @@ from bluebert_mtl import tasks as tasks_lib
 from bluebert_mtl.train import trainer as trainer_lib
 from bluebert_mtl.train.start import Start
 from bluebert_mtl.config import BertFiles, TrainConfig
-from bluebert_mtl.errors import ConfigError
+from bluebert_mtl.errors import ConfigError, RunFolderError
 from conftest import SAMPLE_DIR, TINY_ENCODER_CONFIG
 
 RESULTS = {"chemprot": {"dev": {"micro_f1": 0.5}, "test": {"micro_f1": 0.4}}}
@@ -30,12 +30,13 @@ def _config(output_dir, **overrides):
   return TrainConfig(**dict(values, **overrides))
 
 
-def _finished_run(folder, config, bert_dir):
-  """A run folder as a finished run of `config` from `bert_dir` leaves it."""
+def _finished_run(folder, config, bert_dir, data=None):
+  """A run folder as a finished run of `config` from `bert_dir` leaves it
+  (with data.json of `data`, a data record, if given)."""
   files = BertFiles.resolve(bert_dir=bert_dir)
   run_dir.write_run_files(str(folder), config, files.config_file,
                           files.vocab_file, [tasks_lib.get_task("chemprot")],
-                          files.checkpoint)
+                          files.checkpoint, data)
   run_dir.write_results(str(folder), RESULTS)
   run_dir.write_timing(str(folder), 1.0, resumed=False, scoring_seconds=0.25)
 
@@ -81,8 +82,11 @@ def test_a_finished_run_is_read_back_only_with_its_own_flags(
   _finished_run(tmp_path / "run", config, tiny_bert_dir)
   task = [tasks_lib.get_task("chemprot")]
   # Where the data and cache live and how often it logs do not count.
-  moved = _config(tmp_path / "run", data_dir="elsewhere", cache_dir="cache",
-                  log_every_steps=1, save_checkpoints_steps=7)
+  elsewhere = tmp_path / "elsewhere"
+  shutil.copytree(os.path.join(SAMPLE_DIR, "chemprot"), elsewhere / "chemprot")
+  moved = _config(tmp_path / "run", data_dir=str(elsewhere),
+                  cache_dir=str(tmp_path / "cache"), log_every_steps=1,
+                  save_checkpoints_steps=7)
   assert train(moved, tiny_bert_dir, task) == RESULTS
   # Another learning rate and seed would be another run: refused, not read.
   other = _config(tmp_path / "run", learning_rate=5e-5, seed=3)
@@ -143,3 +147,51 @@ def test_train_config_of_an_unknown_version_is_named(tmp_path):
   with pytest.raises(ConfigError, match=r"train_config.json: fields this "
                      r"version does not know: dropout_schedule"):
     run_dir.read_train_config(str(tmp_path))
+
+
+def _chemprot_copy(folder) -> str:
+  """A data folder holding a copy of the sample chemprot files."""
+  shutil.copytree(os.path.join(SAMPLE_DIR, "chemprot"), folder / "chemprot")
+  return str(folder)
+
+
+def test_data_json_holds_the_sha256_of_every_data_file(tiny_bert_dir,
+                                                        tmp_path):
+  config = _config(tmp_path / "run", data_dir=_chemprot_copy(tmp_path / "d"))
+  _finished_run(tmp_path / "run", config, tiny_bert_dir,
+                trainer_lib.data_record(config))
+  expected = {}
+  for split in ("train", "dev", "test"):
+    path = os.path.join(config.data_dir, "chemprot", f"{split}.tsv")
+    with open(path, "rb") as f:
+      expected[f"chemprot/{split}"] = {
+          "file": path, "sha256": hashlib.sha256(f.read()).hexdigest()}
+  with open(tmp_path / "run" / "data.json") as f:
+    assert json.load(f) == expected
+
+
+@pytest.mark.parametrize("finished", [True, False])
+def test_a_run_whose_data_changed_is_refused_naming_the_file(
+    tiny_bert_dir, tmp_path, finished):
+  config = _config(tmp_path / "run", data_dir=_chemprot_copy(tmp_path / "d"))
+  _finished_run(tmp_path / "run", config, tiny_bert_dir,
+                trainer_lib.data_record(config))
+  if not finished:
+    os.remove(tmp_path / "run" / "timing.json")
+  task = [tasks_lib.get_task("chemprot")]
+  # The same bytes elsewhere are the same data.
+  moved = _config(tmp_path / "run",
+                  data_dir=_chemprot_copy(tmp_path / "moved"))
+  if finished:
+    assert trainer_lib.train(moved, _start(tiny_bert_dir), task) == RESULTS
+  dev = os.path.join(moved.data_dir, "chemprot", "dev.tsv")
+  with open(dev, encoding="utf-8") as f:
+    text = f.read()
+  with open(dev, "w", encoding="utf-8") as f:
+    f.write(text.replace("CPR:3", "CPR:4", 1))
+  with pytest.raises(RunFolderError) as error:
+    trainer_lib.train(moved, _start(tiny_bert_dir), task)
+  message = str(error.value)
+  assert f"data chemprot/dev: {config.data_dir}/chemprot/dev.tsv " in message
+  assert f" != {dev} (sha256 " in message
+  assert "chemprot/train" not in message

@@ -43,7 +43,7 @@ def test_seeds_give_the_best_dev_seed_lowest_on_ties(tmp_path, caplog):
   _run(task / "seed_2", dev=0.7)
   _run(task / "seed_3", dev=0.7)
   _run(task / "seed_4", dev=0.9, finished=False)  # still training
-  caplog.set_level("INFO")
+  caplog.set_level("INFO", logger="absl")
   assert sources.resolve_runs(str(task)) == [RunSource(str(task / "seed_2"))]
   assert "seed 2 has the best dev score of seeds 1, 2, 3, 4" in caplog.text
   assert "unfinished seeds left out: 4" in caplog.text

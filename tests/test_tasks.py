@@ -238,6 +238,7 @@ def test_evaluate_cli_refuses_other_sentences_in_one_line(tmp_path):
        "--task=bc5cdr-chemical", f"--gold_file={gold}",
        f"--pred_file={predicted}"],
       cwd=REPO_ROOT, capture_output=True, text=True)
-  assert result.returncode == 1 and not result.stdout
+  assert result.returncode == 2 and not result.stdout
+  assert "Traceback" not in result.stderr
   assert result.stderr.strip().splitlines()[-1].startswith(
-      f"evaluate: {predicted}:1: sentence 1 'Lithium toxicity' is not")
+      f"error: data: {predicted}:1: sentence 1 'Lithium toxicity' is not")

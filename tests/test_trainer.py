@@ -302,9 +302,9 @@ def test_an_early_stop_is_kept_in_the_checkpoint(tiny_bert_dir, tmp_path):
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"train_batch_size": 0}, r"--train_batch_size must be positive"),
-    ({"num_train_epochs": 0}, r"--num_train_epochs must be positive"),
-    ({"max_steps": 0}, r"--max_steps must be positive"),
+    ({"train_batch_size": 0}, r"--train_batch_size must be > 0"),
+    ({"num_train_epochs": 0}, r"--num_train_epochs must be > 0"),
+    ({"max_steps": 0}, r"--max_steps must be > 0"),
     ({"save_checkpoints_steps": -1}, r"--save_checkpoints_steps must be"),
     ({"gradient_accumulation_steps": 9, "train_batch_size": 8},
      r"--gradient_accumulation_steps=9 is more than --train_batch_size=8"),

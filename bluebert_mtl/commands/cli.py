@@ -11,17 +11,17 @@ ones where one exists (`--data_dir --bert_config_file --init_checkpoint
 unknown flags (the original silently ignored them).
 """
 
-import contextlib
 import dataclasses
+import math
 import typing
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 from absl import flags
 
 from bluebert_mtl.model import checkpoints
 from bluebert_mtl import tasks as tasks_lib
 from bluebert_mtl.config import BertFiles, TrainConfig
-from bluebert_mtl.errors import BlueBertError, ConfigError
+from bluebert_mtl.errors import FlagError
 
 _REQUIRED = ("tasks", "data_dir", "output_dir")
 
@@ -85,26 +85,25 @@ def define_training_flags(**defaults):
   flags.mark_flags_as_required(list(_REQUIRED))
 
 
+def _weight(text: str) -> Optional[float]:
+  """`text` as a finite loss weight >= 0, else None."""
+  try:
+    value = float(text)
+  except ValueError:
+    return None
+  return value if math.isfinite(value) and value >= 0 else None
+
+
 def _loss_weights(pairs: Sequence[str], task_names: Sequence[str]):
   weights = []
   for pair in pairs:
     name, sep, value = pair.partition("=")
-    if not sep or name not in task_names:
-      raise ConfigError(f"--loss_weights: {pair!r} is not task=weight for one "
-                        f"of --tasks ({', '.join(task_names)})")
-    weights.append((name, float(value)))
+    if not sep or name not in task_names or _weight(value) is None:
+      raise FlagError(f"--loss_weights: {pair!r} is not task=weight for one "
+                      f"of --tasks ({', '.join(task_names)}), a weight a "
+                      "number >= 0")
+    weights.append((name, _weight(value)))
   return tuple(weights)
-
-
-@contextlib.contextmanager
-def one_line_errors(program: str):
-  """Bad input (a `BlueBertError`) inside stops the program with one line,
-  `program: message` (naming the file and line, key or flag), and exit
-  status 1 instead of a traceback."""
-  try:
-    yield
-  except BlueBertError as e:
-    raise SystemExit(f"{program}: {e}") from e
 
 
 def bert_files_from_flags(flag_values) -> BertFiles:

@@ -1,4 +1,4 @@
-"""Writes a Hugging Face BERT folder as an original TF1 BERT checkpoint.
+r"""Writes a Hugging Face BERT folder as an original TF1 BERT checkpoint.
 
   python -m bluebert_mtl.commands.convert_checkpoint --input_dir=HF_MODEL_DIR \
       --output_dir=OUT
@@ -10,10 +10,13 @@ and written: `bluebert_mtl.model.hf_checkpoint`. Bad input stops with one
 line naming the file (and key).
 """
 
-from absl import app
+import os
+
 from absl import flags
 
-from bluebert_mtl.commands import cli
+from bluebert_mtl import files
+from bluebert_mtl.commands import program
+from bluebert_mtl.errors import FlagError
 from bluebert_mtl.model import hf_checkpoint
 
 FLAGS = flags.FLAGS
@@ -28,15 +31,15 @@ def define_flags():
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  with cli.one_line_errors("convert_checkpoint"):
-    hf_checkpoint.convert_hf_to_tf1(FLAGS.input_dir, FLAGS.output_dir)
+  del argv  # [program name]: program.parse_flags refuses arguments
+  if not os.path.isdir(FLAGS.input_dir):
+    raise FlagError(f"--input_dir={FLAGS.input_dir} is not a folder")
+  files.check_output_path(FLAGS.output_dir, "output_dir")
+  hf_checkpoint.convert_hf_to_tf1(FLAGS.input_dir, FLAGS.output_dir)
 
 
 def run():
-  define_flags()
-  app.run(main)
+  program.run_command(define_flags, main, __doc__)
 
 
 if __name__ == "__main__":

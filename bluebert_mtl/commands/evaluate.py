@@ -1,4 +1,4 @@
-"""Scores a prediction file against its gold file with the task's official
+r"""Scores a prediction file against its gold file with the task's official
 BLUE metric and prints one JSON object.
 
   python -m bluebert_mtl.commands.evaluate --task=chemprot \
@@ -8,16 +8,16 @@ BLUE metric and prints one JSON object.
 (what run_mtl.py and run_finetune.py write): same rows, the predicted label in
 the label column. NER sentences are matched by position, so a prediction
 file of any name scores. Output: {"task": KEY, "metric": NAME, "value":
-FLOAT, ...details}; bad input: one line naming the file and line, exit 1.
+FLOAT, ...details}; bad input: one line naming the file and line, exit 2
+(docs/errors.md).
 """
 
 import json
 
-from absl import app
 from absl import flags
 
 from bluebert_mtl import tasks as tasks_lib
-from bluebert_mtl.commands import cli
+from bluebert_mtl.commands import program
 
 FLAGS = flags.FLAGS
 
@@ -31,20 +31,17 @@ def define_flags():
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  with cli.one_line_errors("evaluate"):
-    registry = tasks_lib.registry_with(FLAGS.task_def)
-    task = tasks_lib.get_task(FLAGS.task, registry)
-    scores = task.score_files(FLAGS.gold_file, FLAGS.pred_file)
+  del argv  # [program name]: program.parse_flags refuses arguments
+  registry = tasks_lib.registry_with(FLAGS.task_def)
+  task = tasks_lib.get_task(FLAGS.task, registry)
+  scores = task.score_files(FLAGS.gold_file, FLAGS.pred_file)
   ordered = {"task": scores.pop("task"), "metric": scores.pop("metric"),
              "value": scores.pop("value"), **scores}
   print(json.dumps(ordered, sort_keys=False))
 
 
 def run():
-  define_flags()
-  app.run(main)
+  program.run_command(define_flags, main, __doc__)
 
 
 if __name__ == "__main__":

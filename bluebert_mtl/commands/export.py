@@ -1,4 +1,4 @@
-"""Exports training runs' tasks as SavedModels for TF Serving.
+r"""Exports training runs' tasks as SavedModels for TF Serving.
 
   python export_savedmodel.py --model_dir=runs/mt --export_dir=serving \
       [--tasks=chemprot,bc5cdr-chemical] [--version=1] [--overwrite] \
@@ -19,10 +19,10 @@ task is replaced only with --overwrite. Signatures and layout:
 bluebert_mtl/serve/export.py; serving them: docs/serving.md.
 """
 
-from absl import app
 from absl import flags
 
-from bluebert_mtl.commands import cli
+from bluebert_mtl import files
+from bluebert_mtl.commands import program
 from bluebert_mtl.serve import export
 
 FLAGS = flags.FLAGS
@@ -57,19 +57,17 @@ def define_flags():
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  with cli.one_line_errors("export_savedmodel.py"):
-    folders = export.export_run(
-        FLAGS.model_dir, FLAGS.export_dir, FLAGS.tasks, version=FLAGS.version,
-        overwrite=FLAGS.overwrite, ids_only=FLAGS.ids_only,
-        server_dir=FLAGS.server_export_dir)
+  del argv  # [program name]: program.parse_flags refuses arguments
+  files.check_output_path(FLAGS.export_dir, "export_dir")
+  folders = export.export_run(
+      FLAGS.model_dir, FLAGS.export_dir, FLAGS.tasks, version=FLAGS.version,
+      overwrite=FLAGS.overwrite, ids_only=FLAGS.ids_only,
+      server_dir=FLAGS.server_export_dir)
   print("\n".join(folders))
 
 
 def run():
-  define_flags()
-  app.run(main)
+  program.run_command(define_flags, main, __doc__)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Exports a training run's tasks as Hugging Face `transformers` folders.
+r"""Exports a training run's tasks as Hugging Face `transformers` folders.
 
   python -m bluebert_mtl.commands.export_hf --model_dir=runs/mt \
       --export_dir=hf [--tasks=chemprot,bc5cdr-chemical] [--encoder_only] \
@@ -13,10 +13,10 @@ encoder alone as a `BertModel`. What is written:
 line naming the file.
 """
 
-from absl import app
 from absl import flags
 
-from bluebert_mtl.commands import cli
+from bluebert_mtl import files
+from bluebert_mtl.commands import program
 from bluebert_mtl.serve import export_hf
 
 FLAGS = flags.FLAGS
@@ -38,18 +38,16 @@ def define_flags():
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  with cli.one_line_errors("export_hf"):
-    folders = export_hf.export_run_hf(
-        FLAGS.model_dir, FLAGS.export_dir, FLAGS.tasks,
-        encoder_only=FLAGS.encoder_only, overwrite=FLAGS.overwrite)
+  del argv  # [program name]: program.parse_flags refuses arguments
+  files.check_output_path(FLAGS.export_dir, "export_dir")
+  folders = export_hf.export_run_hf(
+      FLAGS.model_dir, FLAGS.export_dir, FLAGS.tasks,
+      encoder_only=FLAGS.encoder_only, overwrite=FLAGS.overwrite)
   print("\n".join(folders))
 
 
 def run():
-  define_flags()
-  app.run(main)
+  program.run_command(define_flags, main, __doc__)
 
 
 if __name__ == "__main__":

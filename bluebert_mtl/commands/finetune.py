@@ -1,4 +1,4 @@
-"""Fine-tunes BlueBERT on one BLUE task at a time.
+r"""Fine-tunes BlueBERT on one BLUE task at a time.
 
 MT-BlueBERT-Fine-Tune: the encoder of a multi-task run (--init_checkpoint:
 run_mtl.py's output folder, or one of its checkpoints), a fresh head per task:
@@ -23,12 +23,13 @@ resumes unfinished runs and reads finished ones back. flags/finetune_*.flags
 and flags/baseline_*.flags run the paper's stages.
 """
 
-from absl import app
 from absl import flags
 
 from bluebert_mtl.commands import cli
+from bluebert_mtl.commands import program
 from bluebert_mtl.model import checkpoints
 from bluebert_mtl.study import finetune
+from bluebert_mtl.train import checks
 from bluebert_mtl.train import start as start_lib
 
 FLAGS = flags.FLAGS
@@ -47,13 +48,13 @@ def define_flags():
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  del argv  # [program name]: program.parse_flags refuses arguments
   config = cli.train_config_from_flags(FLAGS)
   tasks = cli.tasks_from_flags(FLAGS)
   start = start_lib.resolve_start(FLAGS.bert_dir, FLAGS.bert_config_file,
                                   FLAGS.init_checkpoint, FLAGS.vocab_file)
   checkpoints.check_casing(start.bert_files.vocab_file, FLAGS.do_lower_case)
+  checks.check_config(config, start)
   keep = [name for name in finetune.RECIPE_FIELDS if FLAGS[name].present]
   seeds = [int(s) for s in FLAGS.seeds]
   for task in tasks:
@@ -62,9 +63,7 @@ def main(argv):
 
 
 def run():
-  define_flags()
-  with cli.one_line_errors("run_finetune.py"):
-    app.run(main)
+  program.run_command(define_flags, main, __doc__)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Makes a run folder of a released MT-BlueBERT PyTorch checkpoint.
+r"""Makes a run folder of a released MT-BlueBERT PyTorch checkpoint.
 
   python -m bluebert_mtl.commands.import_mtdnn \
       --init_checkpoint=mt-bluebert-biomedical.pt \
@@ -15,11 +15,13 @@ of run_mtl.py / run_finetune.py takes the .pt file. Bad input stops with one
 line naming the file (and key).
 """
 
-from absl import app
 from absl import flags
 
+from bluebert_mtl import files
 from bluebert_mtl import tasks as tasks_lib
 from bluebert_mtl.commands import cli
+from bluebert_mtl.commands import program
+from bluebert_mtl.config import BertConfig
 from bluebert_mtl.train import from_mtdnn
 
 FLAGS = flags.FLAGS
@@ -30,23 +32,28 @@ def define_flags():
   flags.DEFINE_list("tasks", None, "The checkpoint's tasks, in the order of "
                     "its heads (scoring_list.0, 1, ...).")
   flags.DEFINE_string("output_dir", None, "The run folder to create.")
+  flags.DEFINE_bool("do_lower_case", True, "Whether the checkpoint's "
+                    "training lower-cased its input (BlueBERT: uncased).")
+  flags.DEFINE_integer("max_seq_length", 128, "The longest input the "
+                       "checkpoint was trained on, in WordPieces.")
   flags.mark_flags_as_required(["init_checkpoint", "tasks", "output_dir"])
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  with cli.one_line_errors("import_mtdnn"):
-    from_mtdnn.write_mtdnn_run(
-        cli.bert_files_from_flags(FLAGS),
-        [tasks_lib.get_task(name) for name in FLAGS.tasks], FLAGS.output_dir,
-        FLAGS.do_lower_case, FLAGS.max_seq_length)
+  del argv  # [program name]: program.parse_flags refuses arguments
+  files.check_output_path(FLAGS.output_dir, "output_dir")
+  bert_files = cli.bert_files_from_flags(FLAGS)
+  BertConfig.from_json_file(bert_files.config_file).check_sequence_length(
+      FLAGS.max_seq_length, bert_files.config_file)
+  from_mtdnn.write_mtdnn_run(
+      bert_files,
+      [tasks_lib.get_task(name) for name in FLAGS.tasks], FLAGS.output_dir,
+      FLAGS.do_lower_case, FLAGS.max_seq_length)
   print(FLAGS.output_dir)
 
 
 def run():
-  define_flags()
-  app.run(main)
+  program.run_command(define_flags, main, __doc__)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Pairwise multi-task learning: which task helps which (paper Figure 2).
+r"""Pairwise multi-task learning: which task helps which (paper Figure 2).
 
   python -m bluebert_mtl.commands.pairwise \
       --tasks=chemprot,ddi2013-type,bc5cdr-disease \
@@ -10,11 +10,13 @@ What it trains, reads back and writes: `bluebert_mtl.study.pairwise`.
 
 import os
 
-from absl import app
 from absl import flags
 
+from bluebert_mtl import files
 from bluebert_mtl.commands import cli
+from bluebert_mtl.commands import program
 from bluebert_mtl.model import checkpoints
+from bluebert_mtl.train import checks
 from bluebert_mtl.train import start as start_lib
 from bluebert_mtl.study import pairwise
 
@@ -28,7 +30,7 @@ def define_flags():
                       "sub-folder per task (run_finetune.py's layout); missing "
                       "tasks are trained into it. Default OUTPUT_DIR/single.")
   flags.DEFINE_float("threshold", 0.005, "A delta beyond ± this is an effect "
-                     "(green or red edge).")
+                     "(green or red edge).", lower_bound=0.0)
   flags.DEFINE_enum("split", "test", ["dev", "test"], "The split scored.")
   flags.DEFINE_integer("max_new_pairs", None, "Train at most this many "
                        "unfinished pairs in this call (finished ones are "
@@ -37,13 +39,15 @@ def define_flags():
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  del argv  # [program name]: program.parse_flags refuses arguments
   f = FLAGS
   config = cli.train_config_from_flags(f)
   start = start_lib.resolve_start(f.bert_dir, f.bert_config_file,
                                   f.init_checkpoint, f.vocab_file)
   checkpoints.check_casing(start.bert_files.vocab_file, f.do_lower_case)
+  checks.check_config(config, start)
+  if f.baseline_dir:
+    files.check_output_path(f.baseline_dir, "baseline_dir")
   pairwise.run_pairwise(
       config, start, cli.tasks_from_flags(f),
       f.baseline_dir or os.path.join(f.output_dir, "single"),
@@ -53,9 +57,7 @@ def main(argv):
 
 
 def run():
-  define_flags()
-  with cli.one_line_errors("pairwise"):
-    app.run(main)
+  program.run_command(define_flags, main, __doc__)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Predicts on new text with a trained run: one JSON line per input line.
+r"""Predicts on new text with a trained run: one JSON line per input line.
 
   python predict.py --model_dir=runs/mt --tasks=bc5cdr-chemical,chemprot \
       --input_file=in.jsonl --output_file=out.jsonl
@@ -14,11 +14,12 @@ before anything is written; an output file is written whole or not at all.
 
 import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
 
-from absl import app
 from absl import flags
 
-from bluebert_mtl.commands import cli
+from bluebert_mtl import files
+from bluebert_mtl.commands import program
 from bluebert_mtl.serve import inputs
+from bluebert_mtl.serve import output_file
 from bluebert_mtl.serve import predictor
 
 FLAGS = flags.FLAGS
@@ -51,19 +52,17 @@ def define_flags():
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  with cli.one_line_errors("predict.py"):
-    model = predictor.Predictor.from_run(
-        FLAGS.model_dir, FLAGS.tasks, max_seq_length=FLAGS.max_seq_length,
-        batch_size=FLAGS.batch_size)
-    model.predict_file(FLAGS.input_file, FLAGS.output_file,
-                       FLAGS.input_format)
+  del argv  # [program name]: program.parse_flags refuses arguments
+  if FLAGS.output_file != output_file.STDOUT:
+    files.check_output_path(FLAGS.output_file, "output_file", folder=False)
+  model = predictor.Predictor.from_run(
+      FLAGS.model_dir, FLAGS.tasks, max_seq_length=FLAGS.max_seq_length,
+      batch_size=FLAGS.batch_size)
+  model.predict_file(FLAGS.input_file, FLAGS.output_file, FLAGS.input_format)
 
 
 def run():
-  define_flags()
-  app.run(main)
+  program.run_command(define_flags, main, __doc__)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The paper's result tables from run folders, as markdown and CSV.
+r"""The paper's result tables from run folders, as markdown and CSV.
 
   python -m bluebert_mtl.commands.report --output=runs/table3.md \
       --runs="BlueBERT=runs/baseline,MT-Refinement=runs/mt,MT-Fine-Tune=runs/ft"
@@ -7,9 +7,10 @@
 holds: `bluebert_mtl.study.report`.
 """
 
-from absl import app
 from absl import flags
 
+from bluebert_mtl import files
+from bluebert_mtl.commands import program
 from bluebert_mtl.study import report
 
 FLAGS = flags.FLAGS
@@ -25,8 +26,8 @@ def define_flags():
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  del argv  # [program name]: program.parse_flags refuses arguments
+  files.check_output_path(FLAGS.output, "output", folder=False)
   runs = [report.read_run(name, folder)
           for name, folder in report.parse_runs(FLAGS.runs)]
   for path in report.write_report(runs, FLAGS.output):
@@ -34,8 +35,7 @@ def main(argv):
 
 
 def run():
-  define_flags()
-  app.run(main)
+  program.run_command(define_flags, main, __doc__)
 
 
 if __name__ == "__main__":

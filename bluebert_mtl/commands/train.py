@@ -1,4 +1,4 @@
-"""Multi-task training of BlueBERT on BLUE tasks (MT-BlueBERT-Refinement).
+r"""Multi-task training of BlueBERT on BLUE tasks (MT-BlueBERT-Refinement).
 
   python run_mtl.py --flagfile=flags/mt_bluebert_biomedical.flags \
       --bert_dir=NCBI_BERT_pubmed_uncased_L-12_H-768_A-12 --output_dir=runs/mt
@@ -10,10 +10,11 @@ OUTPUT_DIR/results.json, OUTPUT_DIR/predictions/<task>_{dev,test}.tsv,
 TensorBoard logs in OUTPUT_DIR/tensorboard.
 """
 
-from absl import app
 from absl import flags
 
 from bluebert_mtl.commands import cli
+from bluebert_mtl.commands import program
+from bluebert_mtl.train import checks
 from bluebert_mtl.train import trainer
 from bluebert_mtl.train.start import Start
 
@@ -26,18 +27,16 @@ def define_flags():
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  del argv  # [program name]: program.parse_flags refuses arguments
   config = cli.train_config_from_flags(FLAGS)
-  results = trainer.train(config, Start(cli.bert_files_from_flags(FLAGS)),
-                          cli.tasks_from_flags(FLAGS))
+  start = Start(cli.bert_files_from_flags(FLAGS))
+  checks.check_config(config, start)
+  results = trainer.train(config, start, cli.tasks_from_flags(FLAGS))
   print(cli.results_table(results))
 
 
 def run():
-  define_flags()
-  with cli.one_line_errors("run_mtl.py"):
-    app.run(main)
+  program.run_command(define_flags, main, __doc__)
 
 
 if __name__ == "__main__":

@@ -1,1 +1,2 @@
-"""Files -> examples -> features -> `tf.data` batches (pure Python before tf.data)."""
+"""Files -> examples -> features -> `tf.data` batches (pure Python before
+tf.data)."""

@@ -8,18 +8,30 @@ ones.
 """
 
 import dataclasses
+from importlib import metadata
 import os
 from typing import Dict, List, Optional, Sequence
 
 from absl import logging
 import numpy as np
 
-import bluebert_mtl
+from bluebert_mtl import progress
 from bluebert_mtl.data import cache
 from bluebert_mtl.data import features as features_lib
 from bluebert_mtl.data import readers
 
 SPLITS = ("train", "dev", "test")
+# The code that turns a task's files into features, relative to the package
+# (a folder: every .py file in it). The feature cache's key holds its
+# fingerprint, with the TensorFlow (Text) versions whose ops tokenize, so
+# that features made by other code are never read back;
+# tests/test_cache.py checks that every package file that runs while a
+# split is read and featurized is listed.
+FEATURIZATION_SOURCES = (
+    "data/readers", "data/examples.py", "data/features.py",
+    "data/task_data.py", "tasks.py", "task_kinds.py", "tokenization.py")
+_TOKENIZER_LIBRARIES = ("tensorflow", "tensorflow-text")
+_PIECES_PER_CHUNK = 1024  # pieces featurized between progress updates
 
 
 @dataclasses.dataclass
@@ -46,13 +58,35 @@ class SplitData:
     return np.array([len(f.input_word_ids) for f in self.features])
 
 
+def featurization_fingerprint() -> bytes:
+  """What the code that makes features is: a hash of
+  `FEATURIZATION_SOURCES` and the tokenizer libraries' versions."""
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  versions = [metadata.version(name) for name in _TOKENIZER_LIBRARIES]
+  return (cache.source_fingerprint(root, FEATURIZATION_SOURCES) +
+          repr(versions).encode())
+
+
+def _featurize(task, pieces: list, tokenizer, max_seq_length: int,
+               second_text_first: bool, what: str) -> list:
+  """The task kind's featurize, a chunk of pieces at a time under a
+  progress bar (pieces are featurized independently)."""
+  feats = []
+  with progress.bar(len(pieces), what, unit="ex") as bar:
+    for start in range(0, len(pieces), _PIECES_PER_CHUNK):
+      chunk = pieces[start:start + _PIECES_PER_CHUNK]
+      feats += task.task_kind.featurize(task, chunk, tokenizer,
+                                        max_seq_length, second_text_first)
+      bar.update(len(chunk))
+  return feats
+
+
 def load_split(task, path: str, tokenizer, max_seq_length: int,
                cache_dir: str = "", second_text_first: bool = False
                ) -> SplitData:
   """Reads, splits and featurizes one file of a task (features cached)."""
   examples = task.read(path)
-  kind = task.task_kind
-  pieces = kind.pieces(task, examples)
+  pieces = task.task_kind.pieces(task, examples)
   if len(pieces) != len(examples):
     logging.info("%s %s: sentences of more than %d words split; %d "
                  "sentences make %d pieces", task.name, path, task.max_words,
@@ -60,14 +94,14 @@ def load_split(task, path: str, tokenizer, max_seq_length: int,
   with open(path, "rb") as f:
     file_bytes = f.read()
   key = [file_bytes, "\n".join(tokenizer.vocab).encode(),
-         repr((task.name, task.kind, task.labels, tokenizer.do_lower_case,
-               max_seq_length, second_text_first, task.max_words,
-               bluebert_mtl.__version__)).encode()]
+         repr((task.name, task.kind, task.file_format, task.labels,
+               tokenizer.do_lower_case, max_seq_length, second_text_first,
+               task.max_words)).encode(), featurization_fingerprint()]
+  what = f"{task.name} {os.path.basename(path)} features"
   feats = cache.cached(
       cache_dir, key,
-      lambda: kind.featurize(task, pieces, tokenizer, max_seq_length,
-                             second_text_first),
-      f"{task.name} {os.path.basename(path)} features")
+      lambda: _featurize(task, pieces, tokenizer, max_seq_length,
+                         second_text_first, what), what)
   _log_truncation(task, path, pieces, feats, max_seq_length)
   return SplitData(path, examples, pieces, feats)
 
@@ -84,6 +118,16 @@ def _log_truncation(task, path, pieces, feats, max_seq_length):
     logging.warning("%s %s: %d words have no sub-token in the input "
                     "(empty or cut); they are predicted 'O'", task.name,
                     path, lost)
+
+
+def data_files(data_dir: str, task_names: Sequence[str],
+               splits: Sequence[str] = SPLITS) -> Dict[str, str]:
+  """"task/split" -> the file of that split in data_dir/<task>/, for every
+  task and split (`readers.find_split_file`; a missing one is a
+  `DataError`)."""
+  return {f"{name}/{split}": readers.find_split_file(
+      os.path.join(data_dir, name), split)
+          for name in task_names for split in splits}
 
 
 def load_task(task, data_dir: str, tokenizer, max_seq_length: int,

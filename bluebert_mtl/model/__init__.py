@@ -1,1 +1,2 @@
-"""The encoder, its checkpoint loaders, the task heads and losses, the multi-task model."""
+"""The encoder, its checkpoint loaders, the task heads and losses, the
+multi-task model and its forward pass."""

@@ -1,1 +1,2 @@
-"""The run folder: its layout, and the one reader and writer of each file in it."""
+"""The run folder: its layout, and the one reader and writer of each file
+in it."""

@@ -5,6 +5,8 @@
     start.json                 the checkpoint its encoder started from and
                                the SHA-256 of that checkpoint's .index file
                                (Hugging Face: of its weight files)
+    data.json                  each task's train, dev and test file and the
+                               SHA-256 of its bytes
     bert_config.json, vocab.txt  the encoder's architecture and vocabulary
     tasks.json                 the TaskSpecs trained (user tasks included)
     checkpoints/ckpt-N.*       resumable: encoder, heads, optimizer, state
@@ -20,8 +22,8 @@
                                resumed only)
 
 A run folder is self-contained: fine-tuning and export need nothing else.
-A folder is only resumed or read back by a call with the same recipe and
-start as the run that wrote it (`check_same_run`).
+A folder is only resumed or read back by a call with the same recipe, start
+and data as the run that wrote it (`check_same_run`).
 """
 
 import dataclasses
@@ -31,13 +33,14 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from absl import logging
 import tensorflow as tf
 
+from bluebert_mtl import files
 from bluebert_mtl.config import BOOKKEEPING_FIELDS, BertConfig, TrainConfig
-from bluebert_mtl.errors import CheckpointError, ConfigError
+from bluebert_mtl.errors import CheckpointError, ConfigError, RunFolderError
 from bluebert_mtl.model import hf_weights
 from bluebert_mtl.tasks import TaskSpec
 
@@ -46,6 +49,7 @@ BERT_CONFIG = "bert_config.json"
 VOCAB = "vocab.txt"
 TASKS = "tasks.json"
 START = "start.json"
+DATA = "data.json"
 CHECKPOINTS = "checkpoints"
 RESULTS = "results.json"
 TIMING = "timing.json"
@@ -64,14 +68,11 @@ def final_weights(run_dir: str) -> str:
 
 
 def write_text(folder: str, name: str, text: str):
-  """Writes folder/name whole or not at all (a temporary file renamed over
-  it), so a reader (another worker, a rerun after a kill, a server) never
-  sees half a file."""
-  path = os.path.join(folder, name)
-  temporary = f"{path}.tmp-{os.getpid()}"
-  with open(temporary, "w") as f:
+  """Writes folder/name whole or not at all (`files.written_whole`), so a
+  reader (another worker, a rerun after a kill, a server) never sees half a
+  file."""
+  with files.written_whole(os.path.join(folder, name)) as f:
     f.write(text)
-  os.replace(temporary, path)
 
 
 def replace_folder(folder: str, write: Callable[[str], None]) -> None:
@@ -125,12 +126,23 @@ def _start_digest(record: dict) -> Optional[str]:
   return record.get("weights_sha256") or record.get("index_sha256")
 
 
+def data_record(data_files: Mapping[str, str]) -> dict:
+  """data.json's content: for each "task/split" of `data_files` (e.g.
+  "chemprot/train" -> its path), the file and the SHA-256 of its bytes."""
+  return {key: {"file": path, "sha256": _sha256([path])}
+          for key, path in sorted(data_files.items())}
+
+
 def write_run_files(run_dir: str, config: TrainConfig, bert_config_file: str,
                     vocab_file: str, tasks: Sequence[TaskSpec],
-                    start_checkpoint: Optional[str]):
-  """Writes what makes the run folder self-contained."""
+                    start_checkpoint: Optional[str],
+                    data: Optional[dict] = None):
+  """Writes what makes the run folder self-contained, and `data_record`'s
+  `data` (None: no data.json, for a run trained elsewhere)."""
   os.makedirs(run_dir, exist_ok=True)
   _write_json(run_dir, START, start_record(start_checkpoint))
+  if data is not None:
+    _write_json(run_dir, DATA, data)
   write_text(run_dir, TRAIN_CONFIG, config.to_json_string())
   write_text(run_dir, BERT_CONFIG,
              BertConfig.from_json_file(bert_config_file).to_json_string())
@@ -146,10 +158,10 @@ def _read_json(run_dir: str, name: str):
     with open(path) as f:
       return json.load(f)
   except FileNotFoundError as e:
-    raise ConfigError(f"{run_dir} is not a training run folder: no {name}"
-                      ) from e
+    raise RunFolderError(f"{run_dir} is not a training run folder: no {name}"
+                         ) from e
   except json.JSONDecodeError as e:
-    raise ConfigError(f"{path}: not valid JSON ({e})") from e
+    raise RunFolderError(f"{path}: not valid JSON ({e})") from e
 
 
 def task_from_json(values: dict) -> TaskSpec:
@@ -169,8 +181,8 @@ def read_train_config(run_dir: str) -> TrainConfig:
   unknown = sorted(set(values) - {f.name for f in
                                   dataclasses.fields(TrainConfig)})
   if unknown:
-    raise ConfigError(f"{os.path.join(run_dir, TRAIN_CONFIG)}: fields this "
-                      f"version does not know: {', '.join(unknown)}")
+    raise RunFolderError(f"{os.path.join(run_dir, TRAIN_CONFIG)}: fields "
+                         f"this version does not know: {', '.join(unknown)}")
   values["tasks"] = tuple(values["tasks"])
   values["loss_weights"] = tuple(tuple(p) for p in values["loss_weights"])
   return TrainConfig(**values)
@@ -197,27 +209,50 @@ def _start_difference(run_dir: str,
   now = start_record(start_checkpoint)
   if _start_digest(run) == _start_digest(now):
     return []
-  def named(record):
-    return f"{record['checkpoint']} (sha256 {_start_digest(record)})"
-  return [f"encoder start: {named(run)} != {named(now)}"]
+  return [f"encoder start: {_named(run['checkpoint'], _start_digest(run))} "
+          f"!= {_named(now['checkpoint'], _start_digest(now))}"]
+
+
+def _named(path: Optional[str], digest: Optional[str]) -> str:
+  return f"{path} (sha256 {digest})"
+
+
+def _data_differences(run_dir: str, data: Callable[[], dict]) -> List[str]:
+  """["data task/split: run's file != now's"] for each data file whose bytes
+  differ from those the run read (`data()`: the record of the files now);
+  [] where they match or the run predates data.json."""
+  if not os.path.isfile(os.path.join(run_dir, DATA)):
+    return []
+  run = _read_json(run_dir, DATA)
+  return [f"data {key}: {_named(run[key]['file'], run[key]['sha256'])} != "
+          f"{_named(now['file'], now['sha256'])}"
+          for key, now in data().items()
+          if key in run and run[key]["sha256"] != now["sha256"]]
 
 
 def check_same_run(run_dir: str, config: TrainConfig,
-                   start_checkpoint: Optional[str],
+                   start_checkpoint: Optional[str], data: Callable[[], dict],
                    remedy: str = "Give the run another output folder, or move "
                    "this one away to train it again"):
   """Refuses a run folder, begun or finished, whose run had another recipe
-  (`config_differences`) or started from other weights than
-  `start_checkpoint`; `remedy` ends the message. A folder without
-  train_config.json passes (nothing ran there)."""
+  (`config_differences`), started from other weights than
+  `start_checkpoint` or read other data files than `data()` gives (its
+  `data_record` now; called only if the run has data.json); `remedy` ends
+  the message. A folder without train_config.json passes (nothing ran
+  there).
+
+  Raises:
+    RunFolderError: listing every difference, run's != now.
+  """
   if not os.path.isfile(os.path.join(run_dir, TRAIN_CONFIG)):
     return
   differences = (config_differences(read_train_config(run_dir), config) +
-                 _start_difference(run_dir, start_checkpoint))
+                 _start_difference(run_dir, start_checkpoint) +
+                 _data_differences(run_dir, data))
   if differences:
-    raise ConfigError(
-        f"{run_dir}: this run was trained with other settings than now "
-        f"(run != now): {'; '.join(differences)}. {remedy}")
+    raise RunFolderError(
+        f"{run_dir}: this run was trained with other settings or data than "
+        f"now (run != now): {'; '.join(differences)}. {remedy}")
 
 
 def write_results(run_dir: str, results: dict):
@@ -232,10 +267,11 @@ def read_results(run_dir: str) -> dict:
 
 
 def read_finished_run(run_dir: str, config: TrainConfig,
-                      start_checkpoint: Optional[str]) -> dict:
+                      start_checkpoint: Optional[str],
+                      data: Callable[[], dict]) -> dict:
   """results.json of a finished run (`is_finished`), read back instead of
   training again, once `check_same_run` has passed."""
-  check_same_run(run_dir, config, start_checkpoint)
+  check_same_run(run_dir, config, start_checkpoint, data)
   logging.info("%s is complete (it has %s): reading its results", run_dir,
                TIMING)
   return read_results(run_dir)
@@ -331,12 +367,12 @@ class RunSource:
     if os.path.isdir(model_dir):
       return cls(model_dir)
     if not os.path.exists(model_dir + ".index"):
-      raise ConfigError(f"--model_dir {model_dir} is neither a run folder nor "
-                        "a checkpoint prefix (no .index file)")
+      raise RunFolderError(f"--model_dir {model_dir} is neither a run folder "
+                           "nor a checkpoint prefix (no .index file)")
     folder = run_folder_of(model_dir)
     if folder is None:
-      raise ConfigError(f"checkpoint {model_dir} is not inside a training "
-                        f"run folder (none above it has {TRAIN_CONFIG})")
+      raise RunFolderError(f"checkpoint {model_dir} is not inside a training "
+                           f"run folder (none above it has {TRAIN_CONFIG})")
     return cls(folder, model_dir)
 
   def weights(self, task_name: str) -> str:

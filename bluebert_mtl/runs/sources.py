@@ -21,7 +21,7 @@ from typing import List
 
 from absl import logging
 
-from bluebert_mtl.errors import ConfigError
+from bluebert_mtl.errors import RunFolderError
 from bluebert_mtl.runs import results as results_lib
 from bluebert_mtl.runs import run_dir
 from bluebert_mtl.runs.run_dir import RunSource
@@ -44,7 +44,7 @@ def _dev_score(folder: str, seeds: str) -> float:
   score = (results_lib.score_of(next(iter(results.values())), "dev")
            if len(results) == 1 else None)
   if score is None:
-    raise ConfigError(
+    raise RunFolderError(
         f"{path}: no dev score of one task "
         f"to choose among the seeds {seeds} by; give --model_dir="
         f"{os.path.join(os.path.dirname(folder), run_dir.SEED_PREFIX)}<seed>")
@@ -56,14 +56,14 @@ def best_seed(task_folder: str) -> RunSource:
   docstring).
 
   Raises:
-    ConfigError: no seed has finished, or a finished one has no dev score.
+    RunFolderError: no seed has finished, or a finished one has no dev score.
   """
   runs = _seed_runs(task_folder)
   seeds = ", ".join(map(str, runs))
   finished = {s: f for s, f in runs.items() if run_dir.is_finished(f)}
   if not finished:
-    raise ConfigError(f"{task_folder}: none of its seeds {seeds} has "
-                      f"finished (no {run_dir.TIMING})")
+    raise RunFolderError(f"{task_folder}: none of its seeds {seeds} has "
+                         f"finished (no {run_dir.TIMING})")
   scores = {seed: _dev_score(folder, seeds)
             for seed, folder in finished.items()}
   chosen = max(scores, key=lambda seed: (scores[seed], -seed))
@@ -80,7 +80,7 @@ def resolve_runs(model_dir: str) -> List[RunSource]:
   """The runs and weights a --model_dir names (module docstring).
 
   Raises:
-    ConfigError: a path that is none of those.
+    RunFolderError: a path that is none of those.
   """
   if not os.path.isdir(model_dir) or _is_run(model_dir):
     return [RunSource.resolve(model_dir)]
@@ -96,7 +96,7 @@ def resolve_runs(model_dir: str) -> List[RunSource]:
     else:
       skipped.append(name)
   if not sources:
-    raise ConfigError(
+    raise RunFolderError(
         f"--model_dir {model_dir} is neither a run folder (no "
         f"{run_dir.TRAIN_CONFIG}), a checkpoint prefix, nor a folder of run "
         f"folders or of {run_dir.SEED_PREFIX}<s>/ runs")

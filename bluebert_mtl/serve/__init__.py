@@ -1,1 +1,2 @@
-"""Using a trained run: TF Serving exports, in-graph preprocessing, features of raw text."""
+"""Using a trained run: TF Serving and Hugging Face exports, in-graph
+preprocessing, prediction on new text, features of raw text."""

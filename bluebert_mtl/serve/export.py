@@ -81,6 +81,7 @@ import tensorflow as tf
 from bluebert_mtl.model import multitask_model
 from bluebert_mtl.runs import run_dir
 from bluebert_mtl.runs import sources
+from bluebert_mtl import progress
 from bluebert_mtl.config import BertConfig
 from bluebert_mtl.errors import ConfigError
 from bluebert_mtl.serve import serving_dir
@@ -272,13 +273,16 @@ def export_run(model_dir: str, export_dir: str,
   replaced = serving_dir.replaced_folders(export_dir, recipes, version,
                                           overwrite)
   made, written = {}, []
-  for recipe in recipes.values():
-    written += _export_task(recipe, export_dir, version, ids_only, made)
-  for folder in sorted(set(replaced) - set(written)):
-    shutil.rmtree(folder)
-    logging.info("Removed %s: its task's version %d is replaced", folder,
-                 version)
-  written.append(_write_preprocess(export_dir, made))
+  with progress.bar(len(recipes) + 1, "export", unit="model") as bar:
+    for recipe in recipes.values():
+      written += _export_task(recipe, export_dir, version, ids_only, made)
+      bar.update(1)
+    for folder in sorted(set(replaced) - set(written)):
+      shutil.rmtree(folder)
+      logging.info("Removed %s: its task's version %d is replaced", folder,
+                   version)
+    written.append(_write_preprocess(export_dir, made))
+    bar.update(1)
   logging.info("Wrote %s", ", ".join(
       serving_dir.write_models_config(export_dir, server_dir)))
   return written

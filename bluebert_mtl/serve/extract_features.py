@@ -29,12 +29,12 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from bluebert_mtl import progress
 from bluebert_mtl.model.checkpoints import load_bert_encoder
 from bluebert_mtl.model.multitask_model import restore_encoder_layer
-from bluebert_mtl.config import BertFiles
-from bluebert_mtl.errors import DataError
+from bluebert_mtl.config import BertConfig, BertFiles
+from bluebert_mtl.errors import DataError, FlagError
 from bluebert_mtl.data.features import pack_pair
-from bluebert_mtl.errors import ConfigError
 from bluebert_mtl.model.modeling import ENCODER_INPUT_NAMES
 from bluebert_mtl.serve.output_file import json_lines
 from bluebert_mtl.tokenization import FullTokenizer
@@ -52,18 +52,23 @@ def read_texts(input_file: str) -> List[Text]:
   so output line i always belongs to input line i.
 
   Raises:
-    DataError: naming the file and line, for a line that is not UTF-8.
+    DataError: naming the file (and line): a file that cannot be read, a
+      line that is not UTF-8.
   """
+  try:
+    with open(input_file, "rb") as f:
+      raw_lines = f.readlines()
+  except OSError as e:
+    raise DataError(input_file, None, f"cannot read it: {e.strerror}") from e
   texts = []
-  with open(input_file, "rb") as f:
-    for line_number, raw in enumerate(f, start=1):
-      try:
-        line = raw.decode("utf-8").strip()
-      except UnicodeDecodeError as e:
-        raise DataError(input_file, line_number,
-                        f"not UTF-8 text (byte {e.start} of the line)") from e
-      pair = _PAIR_LINE.match(line)
-      texts.append((pair.group(1), pair.group(2)) if pair else (line, None))
+  for line_number, raw in enumerate(raw_lines, start=1):
+    try:
+      line = raw.decode("utf-8").strip()
+    except UnicodeDecodeError as e:
+      raise DataError(input_file, line_number,
+                      f"not UTF-8 text (byte {e.start} of the line)") from e
+    pair = _PAIR_LINE.match(line)
+    texts.append((pair.group(1), pair.group(2)) if pair else (line, None))
   return texts
 
 
@@ -96,20 +101,25 @@ def _rounded(values: np.ndarray) -> list:
   return np.round(values.astype(np.float64), 6).tolist()
 
 
-def _encoder(files: BertFiles, encoder_checkpoint: Optional[str],
-             max_seq_length: int, layers: Sequence[int]):
-  """The encoder with the download's or the run's weights, once the length
-  and the layer indices are checked against its config."""
-  config, encoder = load_bert_encoder(
-      files, weights_from_elsewhere=bool(encoder_checkpoint))
-  if encoder_checkpoint:
-    restore_encoder_layer(encoder, encoder_checkpoint)
+def _check_settings(files: BertFiles, max_seq_length: int,
+                    layers: Sequence[int]):
+  """Refuses, before any work, a length or a layer index the encoder of
+  `files.config_file` cannot take."""
+  config = BertConfig.from_json_file(files.config_file)
   config.check_sequence_length(max_seq_length, files.config_file)
   count = config.num_hidden_layers
   bad = [index for index in layers if not -count <= index < count]
   if bad:
-    raise ConfigError(f"--layers {bad[0]}: the encoder has {count} layers, "
-                      f"indices {-count}..{count - 1} (-1: the last)")
+    raise FlagError(f"--layers {bad[0]}: the encoder has {count} layers, "
+                    f"indices {-count}..{count - 1} (-1: the last)")
+
+
+def _encoder(files: BertFiles, encoder_checkpoint: Optional[str]):
+  """The encoder with the download's or the run's weights."""
+  _, encoder = load_bert_encoder(
+      files, weights_from_elsewhere=bool(encoder_checkpoint))
+  if encoder_checkpoint:
+    restore_encoder_layer(encoder, encoder_checkpoint)
   return encoder
 
 
@@ -154,19 +164,22 @@ def extract_features(files: BertFiles, input_file: str, output_file: str,
     the number of lines written.
 
   Raises:
-    ConfigError: `max_seq_length` outside [3, max_position_embeddings], a
-      layer the encoder has not, or unusable BERT files.
+    FlagError: `max_seq_length` outside [3, max_position_embeddings], a
+      layer the encoder has not.
+    ConfigError: unusable BERT files.
     CheckpointError: the checkpoint does not fit the config.
     DataError: a line of `input_file` that is not UTF-8.
   """
+  _check_settings(files, max_seq_length, layers)
   texts = read_texts(input_file)
-  encoder = _encoder(files, encoder_checkpoint, max_seq_length, layers)
+  encoder = _encoder(files, encoder_checkpoint)
   tokenizer = FullTokenizer(files.vocab_file, do_lower_case)
   spec = {name: tf.TensorSpec([None, None], tf.int32)
           for name in ENCODER_INPUT_NAMES}  # each [B, T]
   run_encoder = tf.function(lambda inputs: encoder(inputs, training=False),
                             input_signature=[spec])
-  with json_lines(output_file) as write:
+  with json_lines(output_file) as write, progress.bar(
+      len(texts), "features", unit="line") as bar:
     for start in range(0, len(texts), batch_size):
       packed = pack_texts(tokenizer, texts[start:start + batch_size],
                           max_seq_length)
@@ -175,5 +188,6 @@ def extract_features(files: BertFiles, input_file: str, output_file: str,
       for row, (word_ids, _) in enumerate(packed):
         write(_record(tokenizer.convert_ids_to_tokens(word_ids), outputs, row,
                       layers))
+      bar.update(len(packed))
   logging.info("Wrote features of %d lines to %s", len(texts), output_file)
   return len(texts)

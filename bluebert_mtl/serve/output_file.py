@@ -1,16 +1,17 @@
 """A JSON-lines output written whole or not at all.
 
 A file is written under a temporary name beside it and renamed over the
-target only once every line is written, so a run that stops on bad input
-(or is killed) leaves no half-written file behind and an older file in
-place. "-" writes to standard output as the lines come.
+target only once every line is written (`files.written_whole`), so a run
+that stops on bad input (or is killed) leaves no half-written file behind
+and an older file in place. "-" writes to standard output as the lines come.
 """
 
 import contextlib
 import json
-import os
 import sys
 from typing import Callable, Iterator
+
+from bluebert_mtl import files
 
 STDOUT = "-"
 
@@ -26,15 +27,8 @@ def json_lines(path: str) -> Iterator[Callable[[dict], None]]:
     yield lambda record: _write(sys.stdout, record)
     sys.stdout.flush()
     return
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  temporary = f"{path}.tmp-{os.getpid()}"
-  try:
-    with open(temporary, "w", encoding="utf-8") as f:
-      yield lambda record: _write(f, record)
-    os.replace(temporary, path)
-  finally:
-    if os.path.exists(temporary):
-      os.remove(temporary)
+  with files.written_whole(path, encoding="utf-8") as f:
+    yield lambda record: _write(f, record)
 
 
 def _write(stream, record: dict) -> None:

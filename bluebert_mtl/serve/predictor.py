@@ -32,7 +32,7 @@ from bluebert_mtl.data import task_data
 from bluebert_mtl.errors import ConfigError
 from bluebert_mtl.model import inference
 from bluebert_mtl.model import multitask_model
-from bluebert_mtl.progress import Progress
+from bluebert_mtl import progress
 from bluebert_mtl.runs import run_dir
 from bluebert_mtl.serve import inputs
 from bluebert_mtl.serve import output_file as output_file_lib
@@ -201,13 +201,13 @@ class Predictor:
     input_format = inputs.resolve_format(input_file, input_format)
     total = sum(1 for _ in inputs.read_records(input_file, input_format,
                                                tasks))
-    progress = Progress(total)
     window = None if input_format == "blue" else self.window
-    with output_file_lib.json_lines(output_file) as write:
+    with output_file_lib.json_lines(output_file) as write, progress.bar(
+        total, "prediction", unit="line") as bar:
       for records in inputs.windows(
           inputs.read_records(input_file, input_format, tasks), window):
         for record, results in zip(records,
                                    self.predict_records(records, names)):
           write(dict(id=record.id, **results))
-        progress.advance(len(records), "sentences")
+        bar.update(len(records))
     return total

@@ -91,6 +91,7 @@ def single_scores(config: TrainConfig, start: Start, tasks: Sequence,
     if os.path.isfile(os.path.join(folder, run_dir.TRAIN_CONFIG)):
       run_dir.check_same_run(
           folder, single_config, start.checkpoint,
+          lambda: trainer.data_record(single_config),
           "Point --baseline_dir at single-task runs with the pairs' flags "
           "and start, or move this one away to have it trained with them")
     elif os.path.isfile(os.path.join(folder, run_dir.RESULTS)):

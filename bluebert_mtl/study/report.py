@@ -28,6 +28,7 @@ import statistics
 from typing import Dict, List, Optional, Sequence, Tuple
 
 
+from bluebert_mtl import files
 from bluebert_mtl.runs import results as results_lib
 from bluebert_mtl.runs import run_dir
 from bluebert_mtl.errors import ConfigError
@@ -272,12 +273,10 @@ def write_report(runs: Sequence[Run], output: str) -> Tuple[str, str]:
   Returns:
     (markdown path, CSV path).
   """
-  folder = os.path.dirname(os.path.abspath(output))
-  os.makedirs(folder, exist_ok=True)
-  with open(output, "w", encoding="utf-8") as f:
+  with files.written_whole(output, encoding="utf-8") as f:
     f.write(to_markdown(runs))
   csv_path = os.path.splitext(output)[0] + ".csv"
-  with open(csv_path, "w", newline="", encoding="utf-8") as f:
+  with files.written_whole(csv_path, newline="", encoding="utf-8") as f:
     writer = csv.writer(f)
     writer.writerow(CSV_COLUMNS)
     writer.writerows(["" if v is None else v for v in row]

@@ -1,1 +1,2 @@
-"""The training loop under `tf.distribute`: steps, evaluation, task sampling, optimizers."""
+"""The training loop under `tf.distribute`: steps, evaluation, task
+sampling, optimizers."""

@@ -10,11 +10,12 @@ Model selection is by dev score only, never by test.
 
 import math
 import os
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 from absl import logging
 import tensorflow as tf
 
+from bluebert_mtl import files
 from bluebert_mtl import tasks as tasks_lib
 from bluebert_mtl.data import task_data
 from bluebert_mtl.model import inference
@@ -68,21 +69,32 @@ class Evaluator:
     # evaluation that found them so the results need not predict dev again.
     self._best_dev_predictions = {}
 
-  def outputs(self, task, split: task_data.SplitData) -> list:
+  def outputs(self, task, split: task_data.SplitData, what: str = None,
+              loss_sum: Optional[inference.LossSum] = None) -> list:
     """The model's output of every feature of `split`, in feature order
-    (`inference.predict` with this run's batches)."""
+    (`inference.predict` with this run's batches; `what` names a progress
+    bar, `loss_sum` also sums the split's loss)."""
     return inference.predict(self._predict_steps[task.name], split,
-                             self.batch_tokens, self.jit_compile)
+                             self.batch_tokens, self.jit_compile, loss_sum,
+                             what and f"{task.name} {what} prediction")
 
-  def _predictions(self, task, split: task_data.SplitData) -> dict:
-    return task_data.decode_predictions(task, split,
-                                        self.outputs(task, split))
+  def _predictions(self, task, split: task_data.SplitData, what: str,
+                   loss_sum: Optional[inference.LossSum] = None) -> dict:
+    return task_data.decode_predictions(
+        task, split, self.outputs(task, split, what, loss_sum))
+
+  def _write_weights(self, prefix: str, what: str) -> str:
+    """Writes the model's weights at `prefix`; an `OutputError` naming its
+    folder and `what` they are if the disk fills up."""
+    with files.space_checked(os.path.dirname(prefix), what):
+      return multitask_model.model_checkpoint(self.model).write(prefix)
 
   def _best_prefix(self, task_name: str) -> str:
     return run_dir.best_weights(self.weights_dir, task_name)
 
   def evaluate_dev(self, writer, step: int) -> bool:
-    """Scores every task on dev; keeps each task's best weights.
+    """Scores every task on dev (TensorBoard: dev/<task>/<metric> and
+    dev_loss/<task>); keeps each task's best weights.
 
     Returns:
       whether any task reached a new best dev score.
@@ -90,23 +102,26 @@ class Evaluator:
     improved = False
     for i, task in enumerate(self.tasks):
       split = self.data[task.name]["dev"]
-      predictions = self._predictions(task, split)
+      loss_sum = (inference.LossSum(task.task_kind.loss) if split.labelled
+                  else None)
+      predictions = self._predictions(task, split, "dev", loss_sum)
       scores = score_split(task, split, predictions)
       if scores is None:
         continue
       value = float(scores["value"])
-      logging.info("step %d dev %s %s = %.4f", step, task.name,
-                   scores["metric"], value)
+      logging.info("step %d dev %s %s = %.4f, loss %.4f", step, task.name,
+                   scores["metric"], value, loss_sum.mean())
       with writer.as_default(step=step):
         tf.summary.scalar(f"dev/{task.name}/{scores['metric']}", value)
+        tf.summary.scalar(f"dev_loss/{task.name}", loss_sum.mean())
       if math.isnan(value):
         value = -math.inf  # e.g. Pearson of constant predictions
       best = float(self.state.best_scores[i].numpy())
       if value > best or not self.state.has_best(i):
         self.state.best_scores[i].assign(value)
         self.state.best_steps[i].assign(step)
-        multitask_model.model_checkpoint(self.model).write(
-            self._best_prefix(task.name))
+        self._write_weights(self._best_prefix(task.name),
+                            f"the best weights of {task.name}")
         self._best_dev_predictions[task.name] = predictions
         improved = improved or value > best
     return improved
@@ -119,8 +134,8 @@ class Evaluator:
       results.json's content.
     """
     results = {}
-    final = multitask_model.model_checkpoint(self.model).write(
-        run_dir.final_weights(self.weights_dir))
+    final = self._write_weights(run_dir.final_weights(self.weights_dir),
+                                "the final weights")
     for i, task in enumerate(self.tasks):
       has_best = self.state.has_best(i)
       multitask_model.model_checkpoint(self.model).read(
@@ -140,7 +155,7 @@ class Evaluator:
     predictions = (self._best_dev_predictions.get(task.name)
                    if has_best and split_name == "dev" else None)
     if predictions is None:
-      predictions = self._predictions(task, split)
+      predictions = self._predictions(task, split, split_name)
     if self.is_chief:
       out_dir = os.path.join(self.output_dir, run_dir.PREDICTIONS)
       os.makedirs(out_dir, exist_ok=True)

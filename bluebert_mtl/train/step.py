@@ -102,6 +102,97 @@ def _dense(gradient):
   return tf.convert_to_tensor(gradient)
 
 
+class _TrainStep:
+  """The pieces of one task's compiled training step (`make_train_step`)."""
+
+  def __init__(self, strategy, model, task, optimizer, config: TrainConfig):
+    self.strategy = strategy
+    self.view = multitask_model.task_model(model, task.name)
+    self.loss = task.task_kind.loss
+    self.loss_weight = config.loss_weight(task.name)
+    self.accumulation = config.gradient_accumulation_steps
+    self.clip_norm = config.clip_norm
+    self.optimizer = optimizer
+    self.loss_scaling = isinstance(
+        optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
+    self.variables = self.view.trainable_variables
+    if config.jit_compile:
+      self.gradients = tf.function(self.gradients, jit_compile=True)
+
+  def gradients(self, rows, scale):
+    """(loss sum of the rows, gradients of loss sum x scale)."""
+    optimizer = self.optimizer
+    with tf.GradientTape() as tape:
+      outputs = self.view(multitask_model.model_inputs(rows), training=True)
+      loss_sum = self.loss.total(rows["label"], outputs,
+                                 rows["example_weight"])
+      objective = loss_sum * scale
+      if self.loss_scaling:
+        objective = optimizer.get_scaled_loss(objective)
+    grads = tape.gradient(objective, self.variables)
+    if self.loss_scaling:
+      grads = optimizer.get_unscaled_gradients(grads)
+    return loss_sum, grads
+
+  def accumulate(self, batch, ctx, scale):
+    """Loss sum and summed gradients of this replica's micro-batches, one
+    after the other (a while loop: one micro-batch's activations at a
+    time). A variable the task does not reach keeps a None gradient, so it
+    is neither updated nor decayed, as with one micro-batch."""
+    k = self.accumulation
+    loss_sum, first = self.gradients(_share(batch, ctx, k, 0), scale)
+    if k == 1:
+      return loss_sum, first
+    reached = [i for i, g in enumerate(first) if g is not None]
+    sums = [_dense(first[i]) for i in reached]
+    for micro in tf.range(1, k):
+      part_sum, part = self.gradients(_share(batch, ctx, k, micro), scale)
+      loss_sum += part_sum
+      sums = [s + _dense(part[i]) for s, i in zip(sums, reached)]
+    grads = [None] * len(first)
+    for i, total in zip(reached, sums):
+      grads[i] = total
+    return loss_sum, grads
+
+  def replica_step(self, batch):
+    """This replica's share of the update: (mean loss, gradient norm before
+    clipping, whether the gradients are finite)."""
+    ctx = tf.distribute.get_replica_context()
+    # Every replica holds the whole global batch: it counts its items alone.
+    count = tf.maximum(
+        self.loss.count(batch["label"], batch["example_weight"]), 1.0)
+    loss_sum, grads = self.accumulate(batch, ctx, self.loss_weight / count)
+    pairs = [(g, v) for g, v in zip(grads, self.variables) if g is not None]
+    grads = [g for g, _ in pairs]
+    if ctx.num_replicas_in_sync > 1:
+      reduced = ctx.all_reduce(tf.distribute.ReduceOp.SUM,
+                               [loss_sum] + [_dense(g) for g in grads])
+      loss_sum, grads = reduced[0], reduced[1:]
+    grads = [merge_duplicate_rows(g) for g in grads]
+    norm = tf.linalg.global_norm(grads)
+    if self.clip_norm:
+      grads, _ = tf.clip_by_global_norm(grads, self.clip_norm, norm)
+    self.optimizer.apply_gradients(zip(grads, [v for _, v in pairs]),
+                                   skip_gradients_aggregation=True)
+    return loss_sum / count, norm, tf.math.is_finite(norm)
+
+  def train_step(self, batch):
+    """The update of one global batch (`make_train_step`'s Returns)."""
+    strategy = self.strategy
+    loss_value, norm, finite = strategy.run(self.replica_step, args=(batch,))
+    first = strategy.experimental_local_results
+    loss_value, norm, finite = (first(loss_value)[0], first(norm)[0],
+                                first(finite)[0])
+    if not self.loss_scaling:
+      return loss_value, norm, tf.constant(True)
+    if not finite:
+      # tf-keras's LossScaleOptimizer counts a skipped update as an
+      # iteration; take it back, so the learning-rate schedule advances
+      # with applied updates only.
+      self.optimizer.iterations.assign_sub(1)
+    return loss_value, norm, finite
+
+
 def make_train_step(strategy, model, task, optimizer, config: TrainConfig,
                     batch_spec: dict):
   """One compiled training step (one update) of one task.
@@ -120,83 +211,5 @@ def make_train_step(strategy, model, task, optimizer, config: TrainConfig,
     clipping, whether the update was applied)) traced once for open batch
     and sequence dimensions.
   """
-  view = multitask_model.task_model(model, task.name)
-  loss = task.task_kind.loss
-  loss_weight = config.loss_weight(task.name)
-  accumulation = config.gradient_accumulation_steps
-  loss_scaling = isinstance(optimizer,
-                            tf_keras.mixed_precision.LossScaleOptimizer)
-  variables = view.trainable_variables
-
-  def gradients(rows, scale):
-    """(loss sum of the rows, gradients of loss sum x scale)."""
-    with tf.GradientTape() as tape:
-      outputs = view(multitask_model.model_inputs(rows), training=True)
-      loss_sum = loss.total(rows["label"], outputs, rows["example_weight"])
-      objective = loss_sum * scale
-      if loss_scaling:
-        objective = optimizer.get_scaled_loss(objective)
-    grads = tape.gradient(objective, variables)
-    if loss_scaling:
-      grads = optimizer.get_unscaled_gradients(grads)
-    return loss_sum, grads
-
-  if config.jit_compile:
-    gradients = tf.function(gradients, jit_compile=True)
-
-  def accumulate(batch, ctx, scale):
-    """Loss sum and summed gradients of this replica's micro-batches, one
-    after the other (a while loop: one micro-batch's activations at a
-    time). A variable the task does not reach keeps a None gradient, so it
-    is neither updated nor decayed, as with one micro-batch."""
-    loss_sum, first = gradients(_share(batch, ctx, accumulation, 0), scale)
-    if accumulation == 1:
-      return loss_sum, first
-    reached = [i for i, g in enumerate(first) if g is not None]
-    sums = [_dense(first[i]) for i in reached]
-    for micro in tf.range(1, accumulation):
-      part_sum, part = gradients(_share(batch, ctx, accumulation, micro),
-                                 scale)
-      loss_sum += part_sum
-      sums = [s + _dense(part[i]) for s, i in zip(sums, reached)]
-    grads = [None] * len(first)
-    for i, total in zip(reached, sums):
-      grads[i] = total
-    return loss_sum, grads
-
-  def replica_step(batch):
-    ctx = tf.distribute.get_replica_context()
-    # Every replica holds the whole global batch: it counts its items alone.
-    count = tf.maximum(loss.count(batch["label"], batch["example_weight"]),
-                       1.0)
-    loss_sum, grads = accumulate(batch, ctx, loss_weight / count)
-    pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
-    grads = [g for g, _ in pairs]
-    if ctx.num_replicas_in_sync > 1:
-      reduced = ctx.all_reduce(tf.distribute.ReduceOp.SUM,
-                               [loss_sum] + [_dense(g) for g in grads])
-      loss_sum, grads = reduced[0], reduced[1:]
-    grads = [merge_duplicate_rows(g) for g in grads]
-    norm = tf.linalg.global_norm(grads)
-    if config.clip_norm:
-      grads, _ = tf.clip_by_global_norm(grads, config.clip_norm, norm)
-    optimizer.apply_gradients(zip(grads, [v for _, v in pairs]),
-                              skip_gradients_aggregation=True)
-    return loss_sum / count, norm, tf.math.is_finite(norm)
-
-  @tf.function(input_signature=[batch_spec])
-  def train_step(batch):
-    loss_value, norm, finite = strategy.run(replica_step, args=(batch,))
-    first = strategy.experimental_local_results
-    loss_value, norm, finite = (first(loss_value)[0], first(norm)[0],
-                                first(finite)[0])
-    if not loss_scaling:
-      return loss_value, norm, tf.constant(True)
-    if not finite:
-      # tf-keras's LossScaleOptimizer counts a skipped update as an
-      # iteration; take it back, so the learning-rate schedule advances
-      # with applied updates only.
-      optimizer.iterations.assign_sub(1)
-    return loss_value, norm, finite
-
-  return train_step
+  step = _TrainStep(strategy, model, task, optimizer, config)
+  return tf.function(step.train_step, input_signature=[batch_spec])

@@ -18,8 +18,10 @@ one back.
 """
 
 import dataclasses
+import glob
 import math
 import os
+import shutil
 import time
 from typing import Callable, Sequence, TypeVar
 
@@ -28,21 +30,24 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
+from bluebert_mtl import files
 from bluebert_mtl import progress as progress_lib
 from bluebert_mtl import tokenization
-from bluebert_mtl.config import BertConfig, TrainConfig
+from bluebert_mtl.config import TrainConfig
 from bluebert_mtl.data import datasets
 from bluebert_mtl.data import task_data
-from bluebert_mtl.errors import BlueBertError, ConfigError
+from bluebert_mtl.errors import BlueBertError, ConfigError, OutputError
 from bluebert_mtl.model import checkpoints
 from bluebert_mtl.model import inference
 from bluebert_mtl.model import multitask_model
 from bluebert_mtl.runs import run_dir
+from bluebert_mtl.train import checks
 from bluebert_mtl.train import distribution
 from bluebert_mtl.train import evaluation
 from bluebert_mtl.train import optimization
 from bluebert_mtl.train import sampling
 from bluebert_mtl.train import step as step_lib
+from bluebert_mtl.train import summaries
 from bluebert_mtl.train.start import Start
 from bluebert_mtl.train.state import TrainingState
 
@@ -52,34 +57,7 @@ _Result = TypeVar("_Result")
 
 class TrainingDivergedError(BlueBertError):
   """A loss became NaN or infinite."""
-
-
-def check_config(config: TrainConfig, start: Start):
-  """Refuses settings no run can train with, before any work.
-
-  Raises:
-    ConfigError: naming the flag (and the file it conflicts with).
-  """
-  positive = ("train_batch_size", "eval_batch_size", "num_train_epochs",
-              "gradient_accumulation_steps", "save_checkpoints_steps",
-              "log_every_steps", "keep_checkpoint_max")
-  for name in positive:
-    if not getattr(config, name) > 0:
-      raise ConfigError(f"--{name} must be positive, got "
-                        f"{getattr(config, name)}")
-  if config.max_steps is not None and config.max_steps < 1:
-    raise ConfigError(f"--max_steps must be positive, got {config.max_steps}")
-  if config.gradient_accumulation_steps > config.train_batch_size:
-    raise ConfigError(
-        f"--gradient_accumulation_steps={config.gradient_accumulation_steps} "
-        f"is more than --train_batch_size={config.train_batch_size}: a "
-        "micro-batch would have no row")
-  names = list(config.tasks)
-  if len(set(names)) != len(names):
-    raise ConfigError(f"--tasks names a task twice: {','.join(names)}")
-  bert_config = BertConfig.from_json_file(start.bert_files.config_file)
-  bert_config.check_sequence_length(config.max_seq_length,
-                                    start.bert_files.config_file)
+  what = "training"
 
 
 def _training_features(config: TrainConfig, splits: dict) -> list:
@@ -103,8 +81,10 @@ class Trainer:
   """
 
   def __init__(self, config: TrainConfig, start: Start, tasks: Sequence):
-    check_config(config, start)
-    run_dir.check_same_run(config.output_dir, config, start.checkpoint)
+    checks.check_config(config, start)
+    self.data_record = data_record(config)
+    run_dir.check_same_run(config.output_dir, config, start.checkpoint,
+                           lambda: self.data_record)
     self.config = config
     self.start = start
     self.bert_files = start.bert_files
@@ -235,6 +215,9 @@ class Trainer:
     writer = tf.summary.create_file_writer(
         os.path.join(self.weights_dir, "tensorboard"))
     start = int(self.state.global_step.numpy())
+    summaries.write_run_config(writer, config, self.tasks,
+                               run_dir.start_record(self.start.checkpoint),
+                               start)
     self._clock = (time.monotonic(), float(self.state.wall_seconds.numpy()))
     progress = progress_lib.Progress(self.total_steps, start)
     running = {t.name: [] for t in self.tasks}
@@ -261,8 +244,9 @@ class Trainer:
       progress.update(done, name, loss, examples,
                       force=done == self.total_steps)
       if done % config.log_every_steps == 0:
-        self._log_training(writer, done, running, float(norm),
-                           progress.examples_per_second())
+        summaries.write_training(
+            writer, done, running, self.lr_schedule.learning_rate_at(done),
+            float(norm), progress.examples_per_second())
       saved_at = self._end_of_step(writer, done, saved_at)
     return self._finish(writer, start, saved_at)
 
@@ -345,8 +329,24 @@ class Trainer:
     return before + time.monotonic() - began
 
   def _save(self, step: int):
+    """Saves checkpoint `step`. Out of space, the files it began are
+    removed, the last good checkpoint is kept, and an `OutputError` names
+    the folder and that checkpoint."""
     self.state.wall_seconds.assign(self._wall_seconds())
-    self.manager.save(step)
+    kept = self.manager.latest_checkpoint
+    try:
+      with files.space_checked(self.manager.directory, f"checkpoint {step} "
+                               f"(the last good checkpoint, {kept}, is kept)"
+                               if kept else f"checkpoint {step} (the first)"):
+        self.manager.save(step)
+    except OutputError:
+      prefix = os.path.join(self.manager.directory, f"ckpt-{step}")
+      for path in glob.glob(prefix + ".*") + glob.glob(prefix + "_temp*"):
+        if os.path.isdir(path):
+          shutil.rmtree(path)
+        else:
+          os.remove(path)
+      raise
 
   def _patience_exhausted(self, improved: bool) -> bool:
     if improved:
@@ -356,37 +356,33 @@ class Trainer:
     patience = self.config.patience
     return bool(patience) and int(self.state.evals_since_best.numpy()) >= patience
 
-  def _log_training(self, writer, step, running, norm, examples_per_second):
-    with writer.as_default(step=step):
-      for name, losses in running.items():
-        if losses:
-          tf.summary.scalar(f"train_loss/{name}", np.mean(losses))
-          losses.clear()
-      tf.summary.scalar("learning_rate",
-                        self.lr_schedule.learning_rate_at(step))
-      tf.summary.scalar("gradient_norm", norm)
-      tf.summary.scalar("examples_per_second", examples_per_second)
-
   def _write_run_files(self):
     if self.is_chief:
       run_dir.write_run_files(self.config.output_dir, self.config,
                               self.bert_files.config_file,
                               self.bert_files.vocab_file, self.tasks,
-                              self.start.checkpoint)
+                              self.start.checkpoint, self.data_record)
+
+
+def data_record(config: TrainConfig) -> dict:
+  """data.json's record of the run's data files (`run_dir.data_record`)."""
+  return run_dir.data_record(task_data.data_files(config.data_dir,
+                                                  config.tasks))
 
 
 def train(config: TrainConfig, start: Start, tasks: Sequence) -> dict:
   """Trains (or resumes) a run of `tasks` from `start` and returns
   results.json's content; a finished run (one with timing.json) is read back
   instead (`run_dir.read_finished_run`). Either must have `config`'s recipe
-  and `start` (`run_dir.check_same_run`).
+  and `start` and have read the same data (`run_dir.check_same_run`).
 
   The run's task names are those of `tasks`, whatever `config.tasks` says.
   """
   config = dataclasses.replace(config, tasks=tuple(t.name for t in tasks))
   if run_dir.is_finished(config.output_dir):
     return run_dir.read_finished_run(config.output_dir, config,
-                                     start.checkpoint)
+                                     start.checkpoint,
+                                     lambda: data_record(config))
   trainer = Trainer(config, start, tasks)
   trainer.restore()
   return trainer.run()

@@ -11,6 +11,7 @@ folder holds which split, and the checks every prediction writer shares.
 import os
 from typing import List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple
 
+from bluebert_mtl import files
 from bluebert_mtl.data.examples import Label
 from bluebert_mtl.errors import DataError
 
@@ -99,8 +100,12 @@ class Row(NamedTuple):
 
 def read_lines(path: str) -> List[Line]:
   """The file's lines, UTF-8 decoded (a leading byte-order mark dropped)."""
-  with open(path, "rb") as f:
-    pieces = _decode(path, f.read()).split(_NEWLINE)
+  try:
+    with open(path, "rb") as f:
+      data = f.read()
+  except OSError as e:
+    raise DataError(path, None, f"cannot read it: {e.strerror}") from e
+  pieces = _decode(path, data).split(_NEWLINE)
   lines = [_line(i + 1, text, _NEWLINE) for i, text in enumerate(pieces[:-1])]
   if pieces[-1]:
     lines.append(_line(len(pieces), pieces[-1], ""))
@@ -191,10 +196,9 @@ def with_label(raws: Tuple[str, ...], labelled: bool, position: int,
 
 def write_lines(path: str, lines: Sequence[Line], replaced: Mapping[int,
                                                                        str]):
-  """Writes `lines`, the texts of those numbered in `replaced` replaced."""
-  if os.path.dirname(path):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-  with open(path, "w", encoding="utf-8", newline="") as f:
+  """Writes `lines`, the texts of those numbered in `replaced` replaced
+  (whole or not at all: `files.written_whole`)."""
+  with files.written_whole(path, encoding="utf-8", newline="") as f:
     for line in lines:
       f.write(replaced.get(line.number, line.text) + line.ending)
 
