@@ -6,7 +6,10 @@ Ours: a run folder holding the MiniLM encoder (build/minilm_tf1) and a
 chemprot head is exported by `export.export_run` (what export_savedmodel.py
 does), and EXPORT/chemprot/1 is loaded back with `tf.saved_model.load`; its
 `serving_default` signature takes raw text and returns the label and the
-probabilities, with the tokenizer in the graph.
+probabilities, with the tokenizer in the graph. Two exports of the same
+weights: as export_savedmodel.py writes them (the last block at [CLS]
+alone, all a sentence head reads) and with the full last block
+(`cls_only_last_layer=False`), to show what the saving is worth.
 
 The reference (benchmarks/reference/torch_mt.py `TextClassifier`): the Hugging
 Face BertModel with the same MiniLM weights and the same head weights, in
@@ -92,17 +95,29 @@ def our_calls(serve, texts, batch_size):
 
 
 def export_ours(data: inputs.Inputs, work: str):
-  """Exports a run of the encoder of `data`; (its serving_default signature,
-  the head's .npz for the reference)."""
+  """Exports a run of the encoder of `data` in both last-block modes;
+  ({side: its serving_default signature}, the head's .npz for the
+  reference)."""
   kernel, bias = write_run(data, os.path.join(work, "run"))
-  export.export_run(os.path.join(work, "run"), os.path.join(work, "export"),
-                    [TASK.name])
-  serve = tf.saved_model.load(
-      os.path.join(work, "export", TASK.name, "1")).signatures[
-          "serving_default"]
+  serves = {}
+  for side, cls_only in (("ours", True), ("ours_full", False)):
+    export.export_run(os.path.join(work, "run"), os.path.join(work, side),
+                      [TASK.name], cls_only_last_layer=cls_only)
+    serves[side] = tf.saved_model.load(
+        os.path.join(work, side, TASK.name, "1")).signatures[
+            "serving_default"]
   head_file = os.path.join(work, "head.npz")
   np.savez(head_file, kernel=kernel, bias=bias)
-  return serve, head_file
+  return serves, head_file
+
+
+def compare_modes(serves, texts):
+  """Prints how far the two last-block modes' probabilities are apart."""
+  probabilities = [serves[side](text=tf.constant(texts))["probabilities"]
+                   for side in ("ours", "ours_full")]
+  diff = np.abs(probabilities[0].numpy() - probabilities[1].numpy()).max()
+  print(f"last block at [CLS] alone vs full: max |probability difference| "
+        f"{diff:.2e} over {len(texts)} texts")
 
 
 def setup_reference(data: inputs.Inputs, reference, head_file, serve, check):
@@ -125,15 +140,15 @@ def setup_reference(data: inputs.Inputs, reference, head_file, serve, check):
           f"{len(check)}, max |probability difference| {diff:.2e}")
 
 
-def measure(serve, reference, latency_texts, batch_texts):
+def measure(serves, reference, latency_texts, batch_texts):
   """Seconds of every call, side -> [round][call], for latency (one text a
-  call) and throughput (batches); sides "ours" and, with a reference
-  worker, each of TOKENIZERS."""
-  sides = ["ours"] + (list(TOKENIZERS) if reference else [])
+  call) and throughput (batches); sides those of `serves` and, with a
+  reference worker, each of TOKENIZERS."""
+  sides = list(serves) + (list(TOKENIZERS) if reference else [])
 
   def calls(side, texts, size):
-    if side == "ours":
-      return our_calls(serve, texts, size)
+    if side in serves:
+      return our_calls(serves[side], texts, size)
     return reference.call("serve", tokenizer=side, texts=texts,
                           batch_size=size)["seconds"]
   for side in sides:  # warm-up: both call sizes
@@ -149,7 +164,9 @@ def measure(serve, reference, latency_texts, batch_texts):
 
 
 def report(latency, throughput, batch_texts):
-  names = {"ours": "ours: exported SavedModel (raw text, in-graph tokenizer)",
+  names = {"ours": "ours: exported SavedModel (raw text, in-graph "
+                  "tokenizer; last block at [CLS] alone)",
+           "ours_full": "ours, full last block",
            "python": "reference: HF BertModel eager + BertTokenizerLegacy "
                      "(Python)",
            "rust": "reference: HF BertModel eager + BertTokenizer (Rust)"}
@@ -161,7 +178,11 @@ def report(latency, throughput, batch_texts):
                  1000 * common.percentile(calls, 95), common.median(rates)])
   common.print_table(["model", "p50 ms (1 text)", "p95 ms (1 text)",
                       f"texts/s (batch {FLAGS.batch_size})"], rows)
-  for i, side in enumerate(list(latency)[1:], start=1):
+  full = list(latency).index("ours_full")
+  print(f"last block at [CLS] alone / full: p50 latency x"
+        f"{rows[0][1] / rows[full][1]:.3f}, throughput x"
+        f"{rows[0][3] / rows[full][3]:.3f}")
+  for i, side in enumerate(list(latency)[full + 1:], start=full + 1):
     print(f"ours / {TOKENIZERS[side]} reference: p50 latency x"
           f"{rows[0][1] / rows[i][1]:.3f}, p95 x{rows[0][2] / rows[i][2]:.3f} "
           f"(goal <= 0.7), throughput x{rows[0][3] / rows[i][3]:.3f}")
@@ -171,17 +192,18 @@ def main(argv):
   del argv
   data = inputs.resolve(SMOKE)
   common.print_header("Serving latency and throughput", common.command_line())
-  serve, head_file = export_ours(data, tempfile.mkdtemp(
+  serves, head_file = export_ours(data, tempfile.mkdtemp(
       prefix="bench_serving_"))
   latency_texts = chemprot_texts(data, FLAGS.texts)
   batch_texts = chemprot_texts(data, FLAGS.batch_texts)
+  compare_modes(serves, batch_texts[:FLAGS.batch_size])
   with contextlib.ExitStack() as stack:
     reference = None
     if data.reference:
       reference = stack.enter_context(common.ReferenceWorker())
-      setup_reference(data, reference, head_file, serve,
+      setup_reference(data, reference, head_file, serves["ours"],
                       batch_texts[:FLAGS.batch_size])
-    latency, throughput = measure(serve, reference, latency_texts,
+    latency, throughput = measure(serves, reference, latency_texts,
                                   batch_texts)
   report(latency, throughput, batch_texts)
   common.print_footer()

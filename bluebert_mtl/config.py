@@ -279,7 +279,9 @@ class TrainConfig:
   mixed_precision: Optional[str] = option(
       "Mixed precision (fp16 with dynamic loss scaling).", None,
       choices=MIXED_PRECISIONS)
-  jit_compile: bool = option("Compile each training step with XLA.", False)
+  jit_compile: bool = option(
+      "Compile each training step and the dev/test prediction with XLA.",
+      False)
   cls_only_last_layer: bool = option(
       "Heads that read [CLS] (regression, classification, multi-label) take "
       "an encoder pass whose last block computes keys and values at every "

@@ -185,13 +185,15 @@ def _preprocessor(recipe: Recipe, made: dict) -> Preprocessor:
 
 
 def _export_task(recipe: Recipe, export_dir: str, version: int,
-                 ids_only: bool, made: dict) -> List[str]:
+                 ids_only: bool, made: dict,
+                 cls_only_last_layer: bool) -> List[str]:
   """Writes a task's token-id model (with its recipe) and, unless
   `ids_only`, its raw-text model; returns their version folders."""
   task = recipe.task
   view = multitask_model.load_task_model(
       task, BertConfig.from_json_file(
-          os.path.join(recipe.run_dir, run_dir.BERT_CONFIG)), recipe.weights)
+          os.path.join(recipe.run_dir, run_dir.BERT_CONFIG)), recipe.weights,
+      cls_only_last_layer)
   serve_ids = ids_function(task, view).get_concrete_function()
   weights = tf.Module()
   weights.variables_list = list(view.variables)
@@ -236,7 +238,8 @@ def _write_preprocess(export_dir: str, made: dict) -> str:
 def export_run(model_dir: str, export_dir: str,
                task_names: Optional[Sequence[str]] = None, version: int = 1,
                overwrite: bool = False, ids_only: bool = False,
-               server_dir: Optional[str] = None) -> List[str]:
+               server_dir: Optional[str] = None,
+               cls_only_last_layer: bool = True) -> List[str]:
   """Writes the SavedModels of runs' tasks into an export folder, then its
   preprocess model and models.config (module docstring).
 
@@ -253,6 +256,9 @@ def export_run(model_dir: str, export_dir: str,
     ids_only: write the token-id models only (and the preprocess model).
     server_dir: `export_dir` as TF Serving sees it, for models.config
       (`serving_dir.server_path`; None: its absolute path here).
+    cls_only_last_layer: sentence tasks' models run the last block at
+      [CLS] alone (`multitask_model.build_multitask_model`; the same
+      outputs); False: the full block, which only benchmarks want.
 
   Returns:
     the version folders written.
@@ -275,7 +281,8 @@ def export_run(model_dir: str, export_dir: str,
   made, written = {}, []
   with progress.bar(len(recipes) + 1, "export", unit="model") as bar:
     for recipe in recipes.values():
-      written += _export_task(recipe, export_dir, version, ids_only, made)
+      written += _export_task(recipe, export_dir, version, ids_only, made,
+                              cls_only_last_layer)
       bar.update(1)
     for folder in sorted(set(replaced) - set(written)):
       shutil.rmtree(folder)
