@@ -64,10 +64,11 @@ test: $(PACKAGE)
 	$(PY) -m pytest -q tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "no tests were collected" >&2; fi; exit $$rc
 
-# Every benchmark, one after the other, as one dated run (about 50 minutes on
-# 2 cores: padding 20 s, tokenization 2 min, training 10 min, efficiency
-# 6 min, serving 4 min, predict 20-25 min); each prints its figures beside its
-# reference measured in the same run. Logs in build/bench/. See
+# Every benchmark, one after the other, as one dated run (about 55 minutes on
+# 2 cores: padding 20 s, tokenization 2 min, training 4-10 min, scoring
+# 7 min, efficiency 6 min, serving 3-4 min, predict 20-25 min); each prints
+# its figures beside its reference measured in the same run. Logs in
+# build/bench/. See
 # benchmarks/README.md and BENCHMARKS.md.
 #   make bench-smoke  every benchmark with --smoke, as `make test` runs them
 #                     (tests/test_benchmarks.py; about 2 minutes)
@@ -76,7 +77,7 @@ $(REFERENCE_STAMP): benchmarks/reference/requirements.txt benchmarks/setup_refer
 	bash benchmarks/setup_reference.sh
 	touch $(REFERENCE_STAMP)
 
-BENCHMARKS := padding tokenization training efficiency serving predict
+BENCHMARKS := padding tokenization training scoring efficiency serving predict
 bench: $(MINILM)/bert_config.json $(REFERENCE_STAMP)
 	mkdir -p build/bench
 	set -o pipefail; for name in $(BENCHMARKS); do \

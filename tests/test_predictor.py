@@ -155,6 +155,20 @@ def test_results_of_every_kind(predictor):
   assert set(ner["tags"]) <= {"O", "B-Chemical", "I-Chemical"}
 
 
+def test_xla_forward_pass_gives_the_same_results(run, predictor):
+  xla = Predictor.from_run(run, ["chemprot", "bc5cdr-chemical"],
+                           jit_compile=True)
+  texts = ["the aspirin reduced the pain", SENTENCE,
+           "a longer sentence about cisplatin and the kidneys of rats"]
+  for name in ("chemprot", "bc5cdr-chemical"):
+    plain, compiled = predictor.predict(texts, name), xla.predict(texts, name)
+    for a, b in zip(plain, compiled):
+      assert a.get("label") == b.get("label") and a.get("tags") == b.get("tags")
+      if "probabilities" in a and name == "chemprot":
+        for label, p in a["probabilities"].items():
+          assert b["probabilities"][label] == pytest.approx(p, abs=1e-5)
+
+
 def test_ner_mentions_slice_the_input(inside_tagger):
   texts = [SENTENCE,
            "  Naloxone\treverses\u00a0the (clonidine)\u200b effect. ",

@@ -45,6 +45,10 @@ def define_flags():
                        "forward pass, a token budget: shorter inputs come "
                        "more to a pass (default: the run's eval_batch_size).",
                        lower_bound=1)
+  flags.DEFINE_bool("jit_compile", False, "XLA-compile the forward pass: "
+                    "one compilation per task and padded length (a "
+                    "multiple of 8) first, faster after (BENCHMARKS.md "
+                    "section 9): for long input files.")
   flags.DEFINE_integer("max_seq_length", None, "Longest input in WordPieces; "
                        "longer texts are cut and marked truncated (default: "
                        "the run's).", lower_bound=3)
@@ -57,7 +61,7 @@ def main(argv):
     files.check_output_path(FLAGS.output_file, "output_file", folder=False)
   model = predictor.Predictor.from_run(
       FLAGS.model_dir, FLAGS.tasks, max_seq_length=FLAGS.max_seq_length,
-      batch_size=FLAGS.batch_size)
+      batch_size=FLAGS.batch_size, jit_compile=FLAGS.jit_compile)
   model.predict_file(FLAGS.input_file, FLAGS.output_file, FLAGS.input_format)
 
 

@@ -51,11 +51,12 @@ class Predictor:
     batch_size: rows of max_seq_length per forward pass (a token budget:
       shorter inputs come more to a batch, `inference.token_budget`).
     window: records predicted together (sorted by length within it).
+    jit_compile: whether the forward passes are XLA-compiled.
   """
 
   def __init__(self, source: run_dir.RunSource, tasks: Sequence,
                max_seq_length: Optional[int] = None,
-               batch_size: Optional[int] = None):
+               batch_size: Optional[int] = None, jit_compile: bool = False):
     """Loads the tasks' weights (use `from_run`)."""
     config = run_dir.read_train_config(source.run_dir)
     bert_config = BertConfig.from_json_file(
@@ -75,15 +76,17 @@ class Predictor:
     self.second_text_first = config.second_text_first
     self.tokenizer = tokenization.FullTokenizer(
         os.path.join(self.run, run_dir.VOCAB), config.do_lower_case)
+    self.jit_compile = jit_compile
     self._steps = {task.name: inference.make_predict_step(
         multitask_model.load_task_model(task, bert_config,
-                                        source.weights(task.name)))
-                   for task in tasks}
+                                        source.weights(task.name)),
+        jit_compile) for task in tasks}
 
   @classmethod
   def from_run(cls, model_dir: str, tasks: Optional[Sequence[str]] = None,
                max_seq_length: Optional[int] = None,
-               batch_size: Optional[int] = None) -> "Predictor":
+               batch_size: Optional[int] = None,
+               jit_compile: bool = False) -> "Predictor":
     """A predictor of a run's tasks.
 
     Args:
@@ -94,6 +97,9 @@ class Predictor:
       max_seq_length: longest packed input (None: the run's).
       batch_size: rows of max_seq_length per forward pass (None: the run's
         eval_batch_size).
+      jit_compile: XLA-compile the forward passes: one compilation per
+        task and padded length (a multiple of 8), then faster (BENCHMARKS.md
+        section 9), so worth it on long inputs.
 
     Raises:
       ConfigError: not a run, an unknown task, a bad length or batch size.
@@ -102,7 +108,7 @@ class Predictor:
     source = run_dir.RunSource.resolve(model_dir)
     run_tasks, names = run_dir.select_tasks(source.run_dir, tasks)
     return cls(source, [run_tasks[name] for name in names], max_seq_length,
-               batch_size)
+               batch_size, jit_compile)
 
   def predict(self, texts: Sequence, task: str) -> List[dict]:
     """One task's results for each text, in order.
@@ -149,7 +155,8 @@ class Predictor:
     split = task_data.SplitData(self.run, examples, pieces, features)
     outputs = inference.predict(
         self._steps[task.name], split,
-        inference.token_budget(self.batch_size, self.max_seq_length))
+        inference.token_budget(self.batch_size, self.max_seq_length),
+        self.jit_compile)
     labels = task_data.decode_predictions(task, split, outputs)
     by_guid = {piece.guid: output for piece, output in zip(pieces, outputs)}
     cut = self._cut_records(task, pieces, features)
