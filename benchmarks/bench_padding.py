@@ -44,13 +44,10 @@ flags.DEFINE_list("tasks", list(common.BLUE_PUBLIC_TASKS), "Tasks of the mix.")
 SMOKE = {"batch_size": 4}
 
 
-def padded_length(longest: int, multiple: int) -> int:
-  return -(-longest // multiple) * multiple
-
-
 def computed(lengths, batches, batch_size: int, multiple: int, power: int = 1):
   """Sum over batches of batch_size x (padded length)^power."""
-  return sum(batch_size * padded_length(int(lengths[b].max()), multiple)
+  return sum(batch_size * datasets.padded_length(int(lengths[b].max()),
+                                                 multiple)
              ** power for b in batches)
 
 

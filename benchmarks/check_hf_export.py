@@ -41,10 +41,10 @@ from benchmarks import inputs
 from bluebert_mtl import tasks as tasks_lib
 from bluebert_mtl import tokenization
 from bluebert_mtl.config import BertFiles, TrainConfig
+from bluebert_mtl.data import datasets
 from bluebert_mtl.data import task_data
 from bluebert_mtl.model import checkpoints
 from bluebert_mtl.model import hf_weights
-from bluebert_mtl.model import modeling
 from bluebert_mtl.model import multitask_model
 from bluebert_mtl.runs import run_dir
 from bluebert_mtl.serve import export_hf
@@ -78,17 +78,6 @@ def _train(minilm_dir: str, work_dir: str) -> str:
   return output
 
 
-def _padded(features):
-  """int32 [B, T] inputs of a list of `Features`."""
-  length = max(len(f.input_word_ids) for f in features)
-  ids = np.zeros([len(features), length], np.int32)
-  types = np.zeros_like(ids)
-  for row, feature in enumerate(features):
-    ids[row, :len(feature.input_word_ids)] = feature.input_word_ids
-    types[row, :len(feature.input_type_ids)] = feature.input_type_ids
-  return ids, (ids > 0).astype(np.int32), types
-
-
 def _our_logits(run: str, name: str, tokenizer, data_dir: str) -> dict:
   """Inputs, texts and our logits of the task's first real sentences."""
   task = tasks_lib.TASKS[name]
@@ -96,14 +85,14 @@ def _our_logits(run: str, name: str, tokenizer, data_dir: str) -> dict:
       task, os.path.join(data_dir, name, "train.tsv"),
       tokenizer, MAX_SEQ_LENGTH)
   pieces = split.pieces[:FLAGS.sentences]
-  ids, mask, types = _padded(split.features[:FLAGS.sentences])
-  model = multitask_model.build_multitask_model(
-      modeling.build_bert_encoder(checkpoints.hf_source.read_bert_config(
-          os.path.join(run, "bert_config.json"))), [task])
-  multitask_model.restore_task_weights(
-      model, name, run_dir.RunSource(run).weights(name))
-  logits = model({"input_word_ids": ids, "input_mask": mask,
-                  "input_type_ids": types}, training=False)[name].numpy()
+  batch = datasets.pad_batch(split.features, np.arange(len(pieces)),
+                             len(pieces), with_labels=False)
+  ids, mask, types = (batch[key] for key in multitask_model.INPUT_NAMES)
+  view = multitask_model.load_task_model(
+      task, checkpoints.hf_source.read_bert_config(
+          os.path.join(run, "bert_config.json")),
+      run_dir.RunSource(run).weights(name))
+  logits = view(multitask_model.model_inputs(batch), training=False).numpy()
   if task.kind == "tagging":
     texts = [list(piece.words) for piece in pieces]
   else:

@@ -152,9 +152,9 @@ def _sentence_kind(name: str, has_labels: bool, hf_problem_type: str,
       prediction_item=task_io.sentence_item, prediction_result=result)
 
 
-def _pooled_head(num_outputs: Callable, squeeze: bool = False) -> Callable:
+def _pooled_head(squeeze: bool = False) -> Callable:
   return lambda task: heads.PooledHead(
-      num_outputs(task), task.head_dropout, squeeze=squeeze,
+      task.num_outputs, task.head_dropout, squeeze=squeeze,
       name=heads.head_name(task.name))
 
 
@@ -191,7 +191,7 @@ def _word_tags(task, logits, word_positions):
 KINDS = {
     "regression": _sentence_kind(
         "regression", has_labels=False, hf_problem_type="regression",
-        build_head=_pooled_head(lambda task: 1, squeeze=True),
+        build_head=_pooled_head(squeeze=True),
         loss=losses.mean_squared_error,
         encode_label=lambda task, label: float(label), decode=_score,
         serve=decoding.regression, ids_outputs=decoding.regression,
@@ -199,7 +199,7 @@ KINDS = {
     "classification": _sentence_kind(
         "classification", has_labels=True,
         hf_problem_type="single_label_classification",
-        build_head=_pooled_head(lambda task: len(task.labels)),
+        build_head=_pooled_head(),
         loss=losses.softmax_cross_entropy, encode_label=_label_id,
         decode=_argmax_label, serve=decoding.classification,
         ids_outputs=decoding.with_logits(decoding.classification),
@@ -207,7 +207,7 @@ KINDS = {
     "multilabel": _sentence_kind(
         "multilabel", has_labels=True,
         hf_problem_type="multi_label_classification",
-        build_head=_pooled_head(lambda task: len(task.labels)),
+        build_head=_pooled_head(),
         loss=losses.sigmoid_cross_entropy, encode_label=_multi_hot,
         decode=_labels_over_threshold, serve=decoding.multilabel,
         ids_outputs=decoding.with_logits(decoding.multilabel),
@@ -216,7 +216,7 @@ KINDS = {
         "tagging", has_labels=True, token_level=True,
         hf_architecture="BertForTokenClassification", hf_problem_type=None,
         build_head=lambda task: heads.TokenHead(
-            len(task.labels), task.head_dropout,
+            task.num_outputs, task.head_dropout,
             variational_dropout=task.variational_dropout,
             name=heads.head_name(task.name)),
         loss=losses.token_cross_entropy, pieces=_split_long_sentences,

@@ -22,9 +22,7 @@ from bluebert_mtl.model import checkpoints
 from bluebert_mtl import tasks as tasks_lib
 from bluebert_mtl.config import BertFiles, TrainConfig
 from bluebert_mtl.errors import FlagError
-
-_REQUIRED = ("tasks", "data_dir", "output_dir")
-
+from bluebert_mtl.train import start as start_lib
 
 def define_bert_flags():
   """The encoder's files: the original three flags or one folder."""
@@ -77,12 +75,16 @@ def define_training_flags(**defaults):
     **defaults: field name -> this command's default, where it differs from
       the field's (e.g. fine-tuning's epochs and learning rate).
   """
+  required = []  # the fields without a default
   for field in dataclasses.fields(TrainConfig):
-    _define_flag(field, defaults.get(field.name, field.default))
+    default = defaults.get(field.name, field.default)
+    _define_flag(field, default)
+    if default is dataclasses.MISSING:
+      required.append(field.name)
   flags.DEFINE_multi_string("task_def", [],
                             "YAML task definition file of a user task "
                             "(repeatable); its name can then go in --tasks.")
-  flags.mark_flags_as_required(list(_REQUIRED))
+  flags.mark_flags_as_required(required)
 
 
 def _weight(text: str) -> Optional[float]:
@@ -112,6 +114,18 @@ def bert_files_from_flags(flag_values) -> BertFiles:
                             flag_values.init_checkpoint, flag_values.vocab_file)
   checkpoints.check_casing(files.vocab_file, flag_values.do_lower_case)
   return files
+
+
+def start_from_flags(flag_values) -> start_lib.Start:
+  """Where a fine-tuning or pairwise run starts (`start.resolve_start`: BERT
+  files, or a run's checkpoint under --init_checkpoint), with
+  --do_lower_case checked against its vocabulary."""
+  start = start_lib.resolve_start(
+      flag_values.bert_dir, flag_values.bert_config_file,
+      flag_values.init_checkpoint, flag_values.vocab_file)
+  checkpoints.check_casing(start.bert_files.vocab_file,
+                           flag_values.do_lower_case)
+  return start
 
 
 def tasks_from_flags(flag_values) -> List:

@@ -9,7 +9,6 @@ the latest checkpoint, with the run's lower-casing unless --do_lower_case is
 given). Input and output formats: `bluebert_mtl.serve.extract_features`.
 """
 
-import os
 
 from absl import flags
 
@@ -45,16 +44,11 @@ def define_flags():
   flags.mark_flags_as_required(["input_file", "output_file"])
 
 
-def _is_run(folder) -> bool:
-  return bool(folder) and os.path.isfile(os.path.join(folder,
-                                                      run_dir.TRAIN_CONFIG))
-
-
 def main(argv):
   del argv  # [program name]: program.parse_flags refuses arguments
   f = FLAGS
   files.check_output_path(f.output_file, "output_file", folder=False)
-  run = _is_run(f.bert_dir)
+  run = run_dir.is_run(f.bert_dir)
   start = start_lib.resolve_start(
       f.bert_dir, f.bert_config_file,
       f.bert_dir if run else f.init_checkpoint, f.vocab_file)

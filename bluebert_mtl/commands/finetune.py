@@ -27,10 +27,8 @@ from absl import flags
 
 from bluebert_mtl.commands import cli
 from bluebert_mtl.commands import program
-from bluebert_mtl.model import checkpoints
 from bluebert_mtl.study import finetune
 from bluebert_mtl.train import checks
-from bluebert_mtl.train import start as start_lib
 
 FLAGS = flags.FLAGS
 
@@ -51,9 +49,7 @@ def main(argv):
   del argv  # [program name]: program.parse_flags refuses arguments
   config = cli.train_config_from_flags(FLAGS)
   tasks = cli.tasks_from_flags(FLAGS)
-  start = start_lib.resolve_start(FLAGS.bert_dir, FLAGS.bert_config_file,
-                                  FLAGS.init_checkpoint, FLAGS.vocab_file)
-  checkpoints.check_casing(start.bert_files.vocab_file, FLAGS.do_lower_case)
+  start = cli.start_from_flags(FLAGS)
   checks.check_config(config, start)
   keep = [name for name in finetune.RECIPE_FIELDS if FLAGS[name].present]
   seeds = [int(s) for s in FLAGS.seeds]

@@ -15,9 +15,7 @@ from absl import flags
 from bluebert_mtl import files
 from bluebert_mtl.commands import cli
 from bluebert_mtl.commands import program
-from bluebert_mtl.model import checkpoints
 from bluebert_mtl.train import checks
-from bluebert_mtl.train import start as start_lib
 from bluebert_mtl.study import pairwise
 
 FLAGS = flags.FLAGS
@@ -42,9 +40,7 @@ def main(argv):
   del argv  # [program name]: program.parse_flags refuses arguments
   f = FLAGS
   config = cli.train_config_from_flags(f)
-  start = start_lib.resolve_start(f.bert_dir, f.bert_config_file,
-                                  f.init_checkpoint, f.vocab_file)
-  checkpoints.check_casing(start.bert_files.vocab_file, f.do_lower_case)
+  start = cli.start_from_flags(f)
   checks.check_config(config, start)
   if f.baseline_dir:
     files.check_output_path(f.baseline_dir, "baseline_dir")

@@ -12,8 +12,6 @@ Bad input stops the run with one line naming the file, line and problem,
 before anything is written; an output file is written whole or not at all.
 """
 
-import bluebert_mtl  # noqa: F401  (selects tf-keras before TensorFlow loads)
-
 from absl import flags
 
 from bluebert_mtl import files

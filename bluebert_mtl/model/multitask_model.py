@@ -18,7 +18,7 @@ alone (the paper's "strip" of MT-DNN, docs/original_system.md §3.6),
 `model_checkpoint` the encoder and every head.
 """
 
-from typing import Dict, Sequence
+from typing import Callable, Dict, Sequence
 
 import tensorflow as tf
 import tf_keras
@@ -103,13 +103,29 @@ def restore_encoder_layer(encoder: tf_keras.layers.Layer,
                           checkpoint: str) -> None:
   """`restore_encoder` for an encoder layer outside a multi-task model (e.g.
   feature extraction from a run)."""
-  status = encoder_checkpoint(encoder).read(checkpoint)
+  _read_all(encoder_checkpoint(encoder), checkpoint,
+            lambda e: f"does not hold this encoder's weights ({e})")
+
+
+def _read_all(checkpoint_object: tf.train.Checkpoint, checkpoint: str,
+              missing: Callable[[AssertionError], str]) -> None:
+  """Reads every variable of `checkpoint_object` from the prefix
+  `checkpoint` (other variables there are ignored).
+
+  Raises:
+    CheckpointError: naming the checkpoint, when it cannot be read, or with
+      `missing(error)` when it lacks a variable of `checkpoint_object`.
+  """
+  try:
+    status = checkpoint_object.read(checkpoint)
+  except (tf.errors.OpError, ValueError) as e:
+    raise CheckpointError(f"{checkpoint}: cannot read the checkpoint: "
+                          f"{e}") from e
   status.expect_partial()
   try:
     status.assert_existing_objects_matched()
   except AssertionError as e:
-    raise CheckpointError(
-        f"{checkpoint}: does not hold this encoder's weights ({e})") from e
+    raise CheckpointError(f"{checkpoint}: {missing(e)}") from e
 
 
 def dropout_generators(model: tf_keras.Model) -> Dict[str, tf.random.Generator]:
@@ -152,16 +168,8 @@ def restore_task_weights(model, task_name: str, checkpoint: str) -> None:
            (tf.train.Checkpoint(heads={task_name: head}),
             f"a head of task {task_name}"))
   for checkpoint_object, what in parts:
-    try:
-      status = checkpoint_object.read(checkpoint)
-    except (tf.errors.OpError, ValueError) as e:
-      raise CheckpointError(f"{checkpoint}: cannot read the checkpoint: "
-                            f"{e}") from e
-    status.expect_partial()
-    try:
-      status.assert_existing_objects_matched()
-    except AssertionError as e:
-      raise CheckpointError(f"{checkpoint}: holds no weights of {what}") from e
+    _read_all(checkpoint_object, checkpoint,
+              lambda e, what=what: f"holds no weights of {what}")
 
 
 def load_task_model(task, bert_config: BertConfig, checkpoint: str,

@@ -244,7 +244,7 @@ def check_same_run(run_dir: str, config: TrainConfig,
   Raises:
     RunFolderError: listing every difference, run's != now.
   """
-  if not os.path.isfile(os.path.join(run_dir, TRAIN_CONFIG)):
+  if not is_run(run_dir):
     return
   differences = (config_differences(read_train_config(run_dir), config) +
                  _start_difference(run_dir, start_checkpoint) +
@@ -284,12 +284,17 @@ def latest_checkpoint(folder: str) -> Optional[str]:
           tf.train.latest_checkpoint(folder))
 
 
+def is_run(folder: Optional[str]) -> bool:
+  """Whether `folder` is a run folder (it holds train_config.json)."""
+  return bool(folder) and os.path.isfile(os.path.join(folder, TRAIN_CONFIG))
+
+
 def run_folder_of(checkpoint: str) -> Optional[str]:
   """The run folder a checkpoint prefix lies in (checkpoints/ckpt-N,
   final/weights, best/<task>/weights, or deeper): the nearest folder above
   it holding train_config.json; None if there is none."""
   folder = os.path.dirname(os.path.abspath(checkpoint))
-  while not os.path.isfile(os.path.join(folder, TRAIN_CONFIG)):
+  while not is_run(folder):
     parent = os.path.dirname(folder)
     if parent == folder:
       return None
@@ -314,6 +319,12 @@ def task_weights(run_dir: str, task_name: str) -> str:
     return final
   raise CheckpointError(f"{run_dir}: no weights of task {task_name} "
                         f"({best} and {final} missing)")
+
+
+def seed_folder(task_folder: str, seed: int) -> str:
+  """The run folder of seed `seed` in a task folder of run_finetune.py
+  --seeds."""
+  return os.path.join(task_folder, f"{SEED_PREFIX}{seed}")
 
 
 def seed_runs(task_folder: str) -> Dict[int, str]:

@@ -27,14 +27,10 @@ from bluebert_mtl.runs import run_dir
 from bluebert_mtl.runs.run_dir import RunSource
 
 
-def _is_run(folder: str) -> bool:
-  return os.path.isfile(os.path.join(folder, run_dir.TRAIN_CONFIG))
-
-
 def _seed_runs(task_folder: str) -> dict:
   """seed -> run folder of the seed runs in a task folder."""
   return {seed: folder for seed, folder in
-          run_dir.seed_runs(task_folder).items() if _is_run(folder)}
+          run_dir.seed_runs(task_folder).items() if run_dir.is_run(folder)}
 
 
 def _dev_score(folder: str, seeds: str) -> float:
@@ -82,14 +78,14 @@ def resolve_runs(model_dir: str) -> List[RunSource]:
   Raises:
     RunFolderError: a path that is none of those.
   """
-  if not os.path.isdir(model_dir) or _is_run(model_dir):
+  if not os.path.isdir(model_dir) or run_dir.is_run(model_dir):
     return [RunSource.resolve(model_dir)]
   if _seed_runs(model_dir):
     return [best_seed(model_dir)]
   sources, skipped = [], []
   for name in sorted(os.listdir(model_dir)):
     folder = os.path.join(model_dir, name)
-    if _is_run(folder):
+    if run_dir.is_run(folder):
       sources.append(RunSource(folder))
     elif os.path.isdir(folder) and _seed_runs(folder):
       sources.append(best_seed(folder))

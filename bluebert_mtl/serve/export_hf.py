@@ -254,12 +254,11 @@ def export_run_hf(model_dir: str, export_dir: str,
       os.path.join(source.run_dir, run_dir.BERT_CONFIG))
   vocab_file = os.path.join(source.run_dir, run_dir.VOCAB)
   if encoder_only:
-    model = multitask_model.build_multitask_model(
-        modeling.build_bert_encoder(config), list(tasks.values()))
-    multitask_model.restore_encoder(
-        model, source.checkpoint or run_dir.final_weights(source.run_dir))
-    write_encoder_folder(multitask_model.encoder_of(model), config,
-                         vocab_file, train_config, folders[0])
+    encoder = modeling.build_bert_encoder(config)
+    multitask_model.restore_encoder_layer(
+        encoder, source.checkpoint or run_dir.final_weights(source.run_dir))
+    write_encoder_folder(encoder, config, vocab_file, train_config,
+                         folders[0])
     return folders
   results = (run_dir.read_results(source.run_dir)
              if os.path.isfile(os.path.join(source.run_dir, run_dir.RESULTS))

@@ -94,7 +94,7 @@ def finetune(config: TrainConfig, start: Start, task,
     raise ConfigError(f"--seeds repeats a seed: {list(seeds)}")
   per_seed = {
       seed: trainer.train(dataclasses.replace(
-          config, seed=seed, output_dir=os.path.join(folder, f"seed_{seed}")),
+          config, seed=seed, output_dir=run_dir.seed_folder(folder, seed)),
                           start, [task])[task.name]
       for seed in seeds}
   results = {task.name: results_lib.aggregate_seeds(per_seed)}

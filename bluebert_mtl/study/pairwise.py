@@ -64,14 +64,16 @@ def single_run_folder(baseline_dir: str, task_name: str, seed: int) -> str:
   sub-folder when the task ran several seeds (run_finetune.py --seeds),
   else the task folder itself (also where a missing run is trained)."""
   task_folder = os.path.join(baseline_dir, task_name)
-  seed_folder = os.path.join(task_folder, f"seed_{seed}")
+  seed_folder = run_dir.seed_folder(task_folder, seed)
   if os.path.isdir(seed_folder):
     return seed_folder
-  seeds = sorted(glob.glob(os.path.join(task_folder, "seed_*")))
+  seeds = sorted(glob.glob(os.path.join(task_folder,
+                                        run_dir.SEED_PREFIX + "*")))
   if seeds:
     raise ConfigError(
         f"{task_folder}: holds {', '.join(map(os.path.basename, seeds))} "
-        f"but no seed_{seed}; the pairs train with --seed={seed}")
+        f"but no {os.path.basename(seed_folder)}; the pairs train with "
+        f"--seed={seed}")
   return task_folder
 
 
@@ -88,7 +90,7 @@ def single_scores(config: TrainConfig, start: Start, tasks: Sequence,
     folder = single_run_folder(baseline_dir, task.name, config.seed)
     single_config = dataclasses.replace(config, tasks=(task.name,),
                                         output_dir=folder)
-    if os.path.isfile(os.path.join(folder, run_dir.TRAIN_CONFIG)):
+    if run_dir.is_run(folder):
       run_dir.check_same_run(
           folder, single_config, start.checkpoint,
           lambda: trainer.data_record(single_config),

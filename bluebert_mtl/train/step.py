@@ -1,4 +1,5 @@
-"""The compiled steps: one training step and one forward pass per task.
+"""The compiled training step, one per task (the forward pass that predicts
+is `model/inference.py`).
 
 A training step is one update from one global batch of one task: it counts
 the batch's loss items, runs forward and backward on this replica's share of
